@@ -1,0 +1,58 @@
+# Kobe City Government Cloud landing zone. Two commands set everything up on a fresh machine:
+#   make synth   cdk synth of the default environment (config/kobe-stg.toml) into cdk.out/
+#   make test    the test suite
+# Each creates .venv (Python packages and Node 24 from PyPI) and node_modules (the pinned CDK CLI) when
+# missing, and reinstalls them only when requirements*.txt or package*.json change.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# jsii warns about Node versions it has not been tested with; ours is pinned in requirements.txt.
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+PY_STAMP   := $(VENV)/.stamp-requirements
+NODE_STAMP := node_modules/.stamp-package-lock
+CDK        := $(CURDIR)/node_modules/.bin/cdk
+ENV        ?= kobe-stg
+CDK_OUT    ?= cdk.out
+
+.PHONY: setup synth synth-all test lint bench snapshot-update clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: setup
+	$(CDK) synth --quiet -c env=$(ENV) -o $(CDK_OUT)
+	@echo "Templates of $(ENV) are in $(CDK_OUT)/"
+
+synth-all: setup
+	@for env in $$(ls config/*.toml | xargs -n1 basename | sed 's/\.toml$$//'); do \
+	  echo "== $$env"; $(CDK) synth --quiet -c env=$$env -o cdk.out.$$env || exit 1; done
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup synth
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy govcloud app.py
+	@# W3005: CDK's AwsCustomResource singleton repeats, as DependsOn, the role it already references.
+	$(BIN)/cfn-lint --non-zero-exit-code warning --ignore-checks W3005 -- $(CDK_OUT)/assembly-*/*.template.json
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+snapshot-update: setup
+	$(BIN)/python -m pytest tests/test_snapshots.py --snapshot-update
+
+clean:
+	rm -rf cdk.out cdk.out.* .bench .pytest_cache .mypy_cache .ruff_cache

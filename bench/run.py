@@ -1,0 +1,99 @@
+"""``make bench``: synth time of the default config against an empty app, peak memory, test-suite time.
+
+Both apps run as ``python <app>`` with the context the CDK CLI passes (cdk.json), alternately, in one run on
+one machine, so the ratio is meaningful even on a noisy machine. Results go to stdout and .bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support import cli_context  # noqa: E402
+
+BUDGET_SYNTH_RATIO = 3.0
+BUDGET_TEST_SECONDS = 90.0
+
+
+def run_app(app: Path, extra_context: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MiB, the app and its Node process) of one synth."""
+    with tempfile.TemporaryDirectory() as outdir:
+        env = {
+            **os.environ,
+            "CDK_OUTDIR": outdir,
+            "CDK_CONTEXT_JSON": json.dumps({**cli_context(), **(extra_context or {})}),
+            "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+        }
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, str(app)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{app.name} failed with exit code {os.waitstatus_to_exitcode(status)}")
+        return elapsed, usage.ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="synths per app (median taken; at least 3)")
+    parser.add_argument("--skip-tests", action="store_true", help="do not time the test suite")
+    args = parser.parse_args()
+    runs = max(3, args.runs)
+
+    results: dict[str, object] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    run_app(ROOT / "app.py")  # warm the file cache once; not counted
+    default_samples, empty_samples = [], []
+    for _ in range(runs):  # alternate, so both see the same machine load
+        default_samples.append(run_app(ROOT / "app.py"))
+        empty_samples.append(run_app(ROOT / "bench" / "empty_app.py"))
+    for name, samples in (("default", default_samples), ("empty", empty_samples)):
+        times = [t for t, _ in samples]
+        results[f"synth_{name}"] = {
+            "median_s": round(statistics.median(times), 2),
+            "runs_s": [round(t, 2) for t in times],
+            "peak_mib": round(max(m for _, m in samples), 1),
+        }
+    default, empty = results["synth_default"], results["synth_empty"]
+    assert isinstance(default, dict) and isinstance(empty, dict)
+    ratio = default["median_s"] / empty["median_s"]
+    results["synth_ratio"] = round(ratio, 2)
+
+    print(f"machine: {results['machine']}")
+    for label, figures in (("default config (kobe-stg)", default), ("empty app + same packs  ", empty)):
+        print(
+            f"synth, {label}: median {figures['median_s']:.2f} s of {figures['runs_s']}, peak {figures['peak_mib']} MiB"
+        )
+    print(f"ratio default / empty: {ratio:.2f} (budget <= {BUDGET_SYNTH_RATIO})")
+    ok = ratio <= BUDGET_SYNTH_RATIO
+
+    if not args.skip_tests:
+        start = time.perf_counter()
+        test = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT, check=False)
+        elapsed = time.perf_counter() - start
+        results["test_suite_s"] = round(elapsed, 1)
+        print(f"test suite: {elapsed:.1f} s, exit {test.returncode} (budget < {BUDGET_TEST_SECONDS:.0f} s)")
+        ok = ok and test.returncode == 0 and elapsed < BUDGET_TEST_SECONDS
+
+    out = ROOT / ".bench"
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print("within budget" if ok else "OVER BUDGET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

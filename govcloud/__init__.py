@@ -1,0 +1,1 @@
+"""Kobe City Government Cloud landing zone (AWS CDK, Python)."""

@@ -1,0 +1,1 @@
+"""Reusable building blocks with secure defaults."""

@@ -1,0 +1,247 @@
+"""Security alarms of one account: an encrypted SNS topic and the rules and alarms that publish to it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from constructs import Construct
+
+
+@dataclass(frozen=True)
+class ApiCallAlarm:
+    """An EventBridge rule on management events recorded by CloudTrail (ours or the organisation's)."""
+
+    construct_id: str
+    title: str
+    source: str
+    event_names: tuple[str, ...]
+
+
+API_CALL_ALARMS = (
+    ApiCallAlarm(
+        "SecurityGroupChanges",
+        "Security group changed",
+        "aws.ec2",
+        (
+            "AuthorizeSecurityGroupIngress",
+            "AuthorizeSecurityGroupEgress",
+            "RevokeSecurityGroupIngress",
+            "RevokeSecurityGroupEgress",
+            "CreateSecurityGroup",
+            "DeleteSecurityGroup",
+            "ModifySecurityGroupRules",
+        ),
+    ),
+    ApiCallAlarm(
+        "NetworkAclChanges",
+        "Network ACL changed",
+        "aws.ec2",
+        (
+            "CreateNetworkAcl",
+            "CreateNetworkAclEntry",
+            "DeleteNetworkAcl",
+            "DeleteNetworkAclEntry",
+            "ReplaceNetworkAclEntry",
+            "ReplaceNetworkAclAssociation",
+        ),
+    ),
+    ApiCallAlarm(
+        "RouteTableChanges",
+        "Route table changed",
+        "aws.ec2",
+        (
+            "CreateRoute",
+            "CreateRouteTable",
+            "ReplaceRoute",
+            "ReplaceRouteTableAssociation",
+            "DeleteRouteTable",
+            "DeleteRoute",
+            "AssociateRouteTable",
+            "DisassociateRouteTable",
+        ),
+    ),
+    ApiCallAlarm(
+        "InternetPathChanges",
+        "Internet path created or public access opened",
+        "aws.ec2",
+        (
+            "CreateInternetGateway",
+            "AttachInternetGateway",
+            "CreateEgressOnlyInternetGateway",
+            "CreateNatGateway",
+            "AllocateAddress",
+            "ModifyVpcBlockPublicAccessOptions",
+            "CreateVpcBlockPublicAccessExclusion",
+        ),
+    ),
+    ApiCallAlarm(
+        "TrailChanges",
+        "CloudTrail trail changed or stopped",
+        "aws.cloudtrail",
+        ("CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging", "PutEventSelectors"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class TrailMetricAlarm:
+    """A metric filter on the trail's home-region log group: the only place global-service events reach
+    inside Tokyo (EventBridge receives them only in us-east-1)."""
+
+    construct_id: str
+    title: str
+    pattern: str
+
+
+IAM_CHANGE_EVENTS = (
+    "DeleteGroupPolicy", "DeleteRolePolicy", "DeleteUserPolicy", "PutGroupPolicy", "PutRolePolicy", "PutUserPolicy",
+    "CreatePolicy", "DeletePolicy", "CreatePolicyVersion", "DeletePolicyVersion", "AttachRolePolicy",
+    "DetachRolePolicy", "AttachUserPolicy", "DetachUserPolicy", "AttachGroupPolicy", "DetachGroupPolicy",
+    "CreateRole", "DeleteRole", "UpdateAssumeRolePolicy", "CreateUser", "DeleteUser", "CreateAccessKey",
+)  # fmt: skip
+
+TRAIL_METRIC_ALARMS = (
+    TrailMetricAlarm(
+        "RootUse",
+        "Root user activity",
+        '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }',
+    ),
+    TrailMetricAlarm(
+        "ConsoleSignInWithoutMfa",
+        "Console sign-in without MFA",
+        '{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") '
+        '&& ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }',
+    ),
+    TrailMetricAlarm(
+        "IamChanges",
+        "IAM policy, role, user or group changed",
+        "{ ($.eventSource = iam.amazonaws.com) && ("
+        + " || ".join(f"($.eventName = {name})" for name in IAM_CHANGE_EVENTS)
+        + ") }",
+    ),
+    TrailMetricAlarm(
+        "UnauthorizedApiCalls",
+        "Unauthorized API calls",
+        '{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }',
+    ),
+)
+
+# GuardDuty severities: 4.0-6.9 medium, 7.0-8.9 high, 9.0-10.0 critical. Everything from 7 up is "high" here.
+GUARDDUTY_BANDS = (
+    ("GuardDutyMediumFindings", "MEDIUM", [">=", 4, "<", 7]),
+    ("GuardDutyHighFindings", "HIGH", [">=", 7]),
+)
+
+
+class SecurityAlarms(Construct):
+    """The account's security alarm topic (KMS-encrypted, e-mail subscriptions) and what publishes to it:
+    EventBridge rules on network and trail changes, GuardDuty findings of severity 4 and above, and, when
+    the account has its own trail, metric-filter alarms on that trail's log group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic_key: kms.IKey,
+        emails: Sequence[str],
+        topic_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.topic = sns.Topic(
+            self, "Topic", topic_name=topic_name, display_name="Security alarms", master_key=topic_key, enforce_ssl=True
+        )
+        for address in emails:
+            self.topic.add_subscription(subs.EmailSubscription(address))
+        for service in ("cloudwatch.amazonaws.com", "budgets.amazonaws.com"):
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Publish{service.split('.')[0].title()}",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                )
+            )
+
+        rules = Construct(self, "Rules")
+        for alarm in API_CALL_ALARMS:
+            rule = events.Rule(
+                rules,
+                alarm.construct_id,
+                description=f"Security alarm: {alarm.title}",
+                event_pattern=events.EventPattern(
+                    source=[alarm.source],
+                    detail_type=["AWS API Call via CloudTrail"],
+                    detail={"eventName": list(alarm.event_names)},
+                ),
+            )
+            rule.add_target(
+                targets.SnsTopic(
+                    self.topic,
+                    message=events.RuleTargetInput.from_text(
+                        f"[{stack.account}] {alarm.title}: {events.EventField.from_path('$.detail.eventName')} by "
+                        f"{events.EventField.from_path('$.detail.userIdentity.arn')} in "
+                        f"{events.EventField.from_path('$.region')}"
+                    ),
+                )
+            )
+        for rule_id, band, severity in GUARDDUTY_BANDS:
+            rule = events.Rule(
+                rules,
+                rule_id,
+                description=f"Security alarm: GuardDuty finding, {band} severity",
+                event_pattern=events.EventPattern(
+                    source=["aws.guardduty"],
+                    detail_type=["GuardDuty Finding"],
+                    detail={"severity": [{"numeric": severity}]},
+                ),
+            )
+            rule.add_target(
+                targets.SnsTopic(
+                    self.topic,
+                    message=events.RuleTargetInput.from_text(
+                        f"[{stack.account}] GuardDuty {band}: {events.EventField.from_path('$.detail.type')} "
+                        f"(severity {events.EventField.from_path('$.detail.severity')}): "
+                        f"{events.EventField.from_path('$.detail.title')}"
+                    ),
+                )
+            )
+
+    def add_trail_alarms(self, log_group: logs.ILogGroup) -> None:
+        """Metric filters and alarms on the home-region log group of the account's own trail."""
+        namespace = "GovCloud/Security"
+        scope = Construct(self, "TrailAlarms")
+        for alarm in TRAIL_METRIC_ALARMS:
+            metric_filter = logs.MetricFilter(
+                scope,
+                f"{alarm.construct_id}Filter",
+                log_group=log_group,
+                filter_pattern=logs.FilterPattern.literal(alarm.pattern),
+                metric_namespace=namespace,
+                metric_name=alarm.construct_id,
+                metric_value="1",
+            )
+            cw_alarm = cloudwatch.Alarm(
+                scope,
+                alarm.construct_id,
+                alarm_description=f"Security alarm: {alarm.title}",
+                metric=metric_filter.metric(statistic="Sum", period=cdk.Duration.minutes(5)),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            cw_alarm.add_alarm_action(cw_actions.SnsAction(self.topic))

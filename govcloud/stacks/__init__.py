@@ -1,0 +1,1 @@
+"""One module per stack: composition only; the building blocks live in ``govcloud.constructs``."""

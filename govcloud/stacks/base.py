@@ -1,0 +1,45 @@
+"""The stack class every stack of the landing zone derives from."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from govcloud.config import Config, DataClassification
+
+
+class GovCloudStack(cdk.Stack):
+    """A stack pinned to one account and region from config.
+
+    It answers availability-zone questions from config, so synth never asks AWS; it tags every resource with
+    its system and data classification; and production stacks are protected against deletion.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: Config,
+        account: str,
+        region: str,
+        summary: str,
+        system: str,
+        classification: DataClassification,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=cdk.Environment(account=account, region=region),
+            description=f"{cfg.municipality.name_romaji} City ({cfg.municipality.name_ja}) {cfg.name}: {summary}",
+            termination_protection=cfg.is_production,
+        )
+        self.cfg = cfg
+        self._zones = list(cfg.zones(region))
+        cdk.Tags.of(self).add("System", system)
+        cdk.Tags.of(self).add("DataClassification", classification)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Zones from config: no context lookup, no AWS call."""
+        return self._zones

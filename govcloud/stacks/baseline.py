@@ -1,0 +1,156 @@
+"""Security baseline of one account: keys, account guards, optional account services, alarms, budget."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_budgets as budgets
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from govcloud.config import Config
+from govcloud.constructs.account_guards import AccountGuards
+from govcloud.constructs.account_services import AccountTrail, ConfigRecorder, GuardDuty, SecurityHub
+from govcloud.constructs.keys import SERVICES_OF, DataKey, service_statement
+from govcloud.constructs.security_alarms import SecurityAlarms
+from govcloud.stacks.base import GovCloudStack
+from govcloud.stacks.log_archive import CLOUDTRAIL_PREFIX, CONFIG_PREFIX, trail_name
+
+KEY_CONSTRUCT_IDS = {
+    "logs": "LogsKey",
+    "resident-data": "ResidentDataKey",
+    "data-lake": "DataLakeKey",
+    "linkage": "LinkageKey",
+}
+
+
+class SecurityBaselineStack(GovCloudStack):
+    """One per account of the environment, in the primary region."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, role: str) -> None:
+        account = cfg.accounts[role]
+        region = cfg.regions.primary.name
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=account.id,
+            region=region,
+            summary=f"security baseline of the '{role}' account (KMS keys, account guards, alarms, budget)",
+            system="baseline",
+            classification="internal",
+        )
+        self.role = role
+        ebs_class = account.data_classes[0] if account.data_classes else "logs"
+
+        self.keys = {
+            "logs": DataKey(
+                self,
+                KEY_CONSTRUCT_IDS["logs"],
+                alias=f"alias/{cfg.name}/logs",
+                data_class="logs",
+                description=f"{cfg.name} {role}: CloudWatch Logs and the security alarm topic",
+                via_services=[*SERVICES_OF["logs"], "ec2"] if ebs_class == "logs" else None,
+                service_statements=[
+                    service_statement(
+                        "CloudWatchLogsOfThisAccount",
+                        f"logs.{region}.amazonaws.com",
+                        ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                        {
+                            "ArnLike": {
+                                "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account.id}:log-group:*"
+                            }
+                        },
+                    ),
+                    # Publishers to the encrypted alarm topic. CDK grants EventBridge itself (through the rule
+                    # targets) but not these; an alarm or budget that cannot use the key fails to publish silently.
+                    *(
+                        service_statement(
+                            f"Publish{name}ToEncryptedTopic",
+                            f"{svc}.amazonaws.com",
+                            ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            {"StringEquals": {"aws:SourceAccount": account.id}},
+                        )
+                        for name, svc in (("CloudWatchAlarms", "cloudwatch"), ("Budgets", "budgets"))
+                    ),
+                ],
+            ).key
+        }
+        for data_class in account.data_classes:
+            self.keys[data_class] = DataKey(
+                self,
+                KEY_CONSTRUCT_IDS[data_class],
+                alias=f"alias/{cfg.name}/{data_class}",
+                data_class=data_class,
+                description=f"{cfg.name} {role}: {data_class} data",
+            ).key
+        logs_key = self.keys["logs"]
+
+        AccountGuards(
+            self,
+            "AccountGuards",
+            ebs_key=self.keys[ebs_class],
+            analyzer_name=f"{cfg.name}-{role}",
+            log_key=logs_key,
+            log_retention_days=cfg.logging.retention_days,
+        )
+
+        self.alarms = SecurityAlarms(
+            self,
+            "SecurityAlarms",
+            topic_key=logs_key,
+            emails=cfg.alarms.emails,
+            topic_name=f"{cfg.name}-security-alarms",
+        )
+
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
+        services = cfg.account_services
+        if services.guardduty:
+            GuardDuty(self, "GuardDuty")
+        if services.security_hub:
+            SecurityHub(self, "SecurityHub")
+        if services.config_recorder:
+            ConfigRecorder(
+                self,
+                "Config",
+                log_bucket=log_bucket,
+                archive_key_arn=cfg.log_archive_key_arn,
+                prefix=CONFIG_PREFIX,
+            )
+        if services.cloudtrail:
+            trail = AccountTrail(
+                self,
+                "CloudTrail",
+                trail_name=trail_name(cfg, "management"),
+                log_bucket=log_bucket,
+                prefix=CLOUDTRAIL_PREFIX,
+                archive_key_arn=cfg.log_archive_key_arn,
+                log_key=logs_key,
+                log_retention_days=cfg.logging.retention_days,
+            )
+            self.alarms.add_trail_alarms(trail.log_group)
+
+        budgets.CfnBudget(
+            self,
+            "MonthlyBudget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name=f"{cfg.name}-{role}-monthly",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=account.monthly_budget_usd, unit="USD"),
+            ),
+            notifications_with_subscribers=[
+                budgets.CfnBudget.NotificationWithSubscribersProperty(
+                    notification=budgets.CfnBudget.NotificationProperty(
+                        notification_type=kind,
+                        comparison_operator="GREATER_THAN",
+                        threshold=threshold,
+                        threshold_type="PERCENTAGE",
+                    ),
+                    subscribers=[
+                        budgets.CfnBudget.SubscriberProperty(
+                            subscription_type="SNS", address=self.alarms.topic.topic_arn
+                        )
+                    ],
+                )
+                for kind, threshold in (("ACTUAL", 80), ("FORECASTED", 100))
+            ],
+        )

@@ -1,0 +1,94 @@
+"""Synthesize the app in-process with exactly the context the CDK CLI gives it, and read the result as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from govcloud import compliance
+from govcloud.config import Config
+from govcloud.stage import GovCloudStage
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_context() -> dict[str, Any]:
+    """cdk.json's context plus the keys the CLI (2.1148) adds from cdk.json's settings."""
+    settings = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))
+    context = dict(settings["context"])
+    if settings.get("versionReporting") is False:
+        context["aws:cdk:disable-version-reporting"] = True
+    context["aws:cdk:bundling-stacks"] = ["**"]
+    context["@aws-cdk/core:failSynthOnValidationErrors"] = False
+    return context
+
+
+@dataclass
+class Synth:
+    """One synthesized environment: the live app (for validate_scope) and its templates as plain JSON."""
+
+    app: cdk.App
+    stage: GovCloudStage
+    outdir: Path
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Stack name -> template."""
+    template_files: dict[str, Path] = field(default_factory=dict)
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Stack name -> its artifact in the assembly manifest (environment, dependencies, termination protection)."""
+
+    def template(self, stack_name: str) -> dict[str, Any]:
+        return self.templates[stack_name]
+
+    def resources(self, stack_name: str, type_: str | None = None) -> dict[str, dict[str, Any]]:
+        res = self.templates[stack_name]["Resources"]
+        return {k: v for k, v in res.items() if type_ is None or v["Type"] == type_}
+
+    def all_resources(self, type_: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(s, k, v) for s in self.templates for k, v in self.resources(s, type_).items()]
+
+
+def synth(cfg: Config, outdir: Path) -> Synth:
+    app = cdk.App(context=cli_context(), outdir=str(outdir))
+    stage = GovCloudStage(app, cfg)
+    compliance.register(stage)
+    app.synth()
+    result = Synth(app=app, stage=stage, outdir=outdir)
+    for manifest_path in sorted(outdir.glob("assembly-*/manifest.json")):
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        for artifact in manifest["artifacts"].values():
+            if artifact["type"] == "aws:cloudformation:stack":
+                path = manifest_path.parent / artifact["properties"]["templateFile"]
+                name = artifact["properties"].get("stackName") or artifact["displayName"]
+                result.templates[name] = json.loads(path.read_text(encoding="utf-8"))
+                result.template_files[name] = path
+                result.artifacts[name] = artifact
+    return result
+
+
+def run_cdk(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the pinned CDK CLI from the project root with the virtualenv's Node, and no AWS credentials."""
+    bin_dir = str(Path(sys.executable).parent)
+    base = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+    }
+    return subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "cdk"), *args],
+        cwd=ROOT,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

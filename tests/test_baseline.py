@@ -1,0 +1,279 @@
+"""Security baseline stack: keys, account guards, switches, alarms and budget."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+RR = "KobeStg-Baseline-ResidentRegistry"
+NET = "KobeStg-Baseline-Network"
+
+
+def one(resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    assert len(resources) == 1, list(resources)
+    return next(iter(resources.values()))
+
+
+def statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Statements by Sid; those CDK adds without a Sid are keyed by their service principal."""
+    return {s.get("Sid") or s["Principal"]["Service"]: s for s in policy["Statement"]}
+
+
+def test_one_key_per_data_class_with_rotation_and_retained(stg) -> None:
+    keys = stg.resources(RR, "AWS::KMS::Key")
+    assert len(keys) == 2  # logs and resident data
+    for key in keys.values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+        assert key["Properties"]["RotationPeriodInDays"] == 365
+        assert key["DeletionPolicy"] == "Retain" and key["UpdateReplacePolicy"] == "Retain"
+    aliases = sorted(a["Properties"]["AliasName"] for a in stg.resources(RR, "AWS::KMS::Alias").values())
+    assert aliases == ["alias/kobe-stg/logs", "alias/kobe-stg/resident-data"]
+    assert len(stg.resources(NET, "AWS::KMS::Key")) == 1  # an account without data classes: logs only
+
+
+def test_data_keys_are_usable_only_through_their_services(stg) -> None:
+    key = stg.resources(RR, "AWS::KMS::Key")["ResidentDataKeyA7BD66F4"]
+    sts = statements(key["Properties"]["KeyPolicy"])
+    admin = sts["KeyAdministration"]
+    assert not any(a in admin["Action"] for a in ("kms:Decrypt", "kms:Encrypt", "kms:*"))
+    use = sts["UseThroughServicesOfThisDataClass"]
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "backup.ap-northeast-1.amazonaws.com",
+        "ec2.ap-northeast-1.amazonaws.com",
+        "ssm.ap-northeast-1.amazonaws.com",
+    ]
+    assert set(sts) == {"KeyAdministration", "UseThroughServicesOfThisDataClass"}
+
+
+def test_logs_key_admits_alarms_budgets_and_eventbridge_for_the_encrypted_topic(stg) -> None:
+    """CDK grants the topic key to EventBridge only; an alarm that cannot use the key fails silently."""
+    key = stg.resources(RR, "AWS::KMS::Key")["LogsKey195F8DFC"]
+    sts = statements(key["Properties"]["KeyPolicy"])
+    for sid, service in (
+        ("PublishCloudWatchAlarmsToEncryptedTopic", "cloudwatch.amazonaws.com"),
+        ("PublishBudgetsToEncryptedTopic", "budgets.amazonaws.com"),
+        ("events.amazonaws.com", "events.amazonaws.com"),  # added by CDK for the rule targets
+    ):
+        st = sts[sid]
+        assert st["Principal"] == {"Service": service}
+        assert set(st["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    logs = sts["CloudWatchLogsOfThisAccount"]
+    assert logs["Principal"] == {"Service": "logs.ap-northeast-1.amazonaws.com"}
+    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
+        "arn:aws:logs:ap-northeast-1:111100000003:log-group:*"
+    )
+    topic = one(stg.resources(RR, "AWS::SNS::Topic"))
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["LogsKey195F8DFC", "Arn"]}
+
+
+def test_topic_policy_lets_alarms_and_budgets_publish(stg) -> None:
+    policy = one(stg.resources(RR, "AWS::SNS::TopicPolicy"))["Properties"]["PolicyDocument"]
+    principals = {json.dumps(s.get("Principal")) for s in policy["Statement"] if s["Effect"] == "Allow"}
+    for service in ("cloudwatch", "budgets", "events"):
+        assert json.dumps({"Service": f"{service}.amazonaws.com"}) in principals
+    deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_alarm_emails_subscribed(stg) -> None:
+    subs = stg.resources(RR, "AWS::SNS::Subscription")
+    assert [s["Properties"]["Endpoint"] for s in subs.values()] == ["gc-security-stg@example.jp"]
+
+
+def _sdk_calls(synth, stack: str) -> dict[str, dict[str, Any]]:
+    calls = {}
+    for resource in synth.resources(stack, "Custom::AWS").values():
+        create = resource["Properties"]["Create"]
+        parts = create["Fn::Join"][1] if isinstance(create, dict) else [create]
+        text = "".join(p if isinstance(p, str) else f"<{p.get('Ref') or p['Fn::GetAtt'][0]}>" for p in parts)
+        call = json.loads(text)
+        calls[call["action"]] = call
+    return calls
+
+
+def test_ebs_default_encryption_uses_the_accounts_data_key(stg) -> None:
+    calls = _sdk_calls(stg, RR)
+    assert set(calls) == {"enableEbsEncryptionByDefault", "modifyEbsDefaultKmsKeyId", "putPublicAccessBlock"}
+    assert calls["modifyEbsDefaultKmsKeyId"]["parameters"] == {"KmsKeyId": "<ResidentDataKeyA7BD66F4>"}
+    # An account without data classes encrypts EBS with its logs key, which then admits EC2.
+    assert _sdk_calls(stg, NET)["modifyEbsDefaultKmsKeyId"]["parameters"] == {"KmsKeyId": "<LogsKey195F8DFC>"}
+    net_key = one(stg.resources(NET, "AWS::KMS::Key"))
+    via = statements(net_key["Properties"]["KeyPolicy"])["UseThroughServicesOfThisDataClass"]
+    assert "ec2.ap-northeast-1.amazonaws.com" in via["Condition"]["StringEquals"]["kms:ViaService"]
+
+
+def test_account_public_access_block_blocks_everything(stg) -> None:
+    call = _sdk_calls(stg, RR)["putPublicAccessBlock"]
+    assert call["service"] == "S3Control"
+    assert call["parameters"] == {
+        "AccountId": "111100000003",
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    }
+
+
+def test_guard_function_has_a_managed_policy_with_only_the_guard_calls(stg) -> None:
+    policy = one(stg.resources(RR, "AWS::IAM::ManagedPolicy"))["Properties"]["PolicyDocument"]
+    guards = statements(policy)["AccountLevelGuards"]
+    assert sorted(guards["Action"]) == [
+        "ec2:EnableEbsEncryptionByDefault",
+        "ec2:ModifyEbsDefaultKmsKeyId",
+        "s3:PutAccountPublicAccessBlock",
+    ]
+    assert not stg.resources(RR, "AWS::IAM::Policy")  # no inline policies
+    function = one(stg.resources(RR, "AWS::Lambda::Function"))
+    assert "LoggingConfig" in function["Properties"]
+
+
+def test_vpc_block_public_access_and_access_analyzer(stg) -> None:
+    for stack in stg.templates:
+        if "-Baseline-" not in stack:
+            continue
+        bpa = one(stg.resources(stack, "AWS::EC2::VPCBlockPublicAccessOptions"))
+        assert bpa["Properties"] == {"InternetGatewayBlockMode": "block-bidirectional"}
+        analyzer = one(stg.resources(stack, "AWS::AccessAnalyzer::Analyzer"))
+        assert analyzer["Properties"]["Type"] == "ACCOUNT"
+
+
+ACCOUNT_SERVICE_TYPES = (
+    "AWS::GuardDuty::Detector",
+    "AWS::SecurityHub::Hub",
+    "AWS::Config::ConfigurationRecorder",
+    "AWS::CloudTrail::Trail",
+)
+
+
+def test_switches_off_creates_no_account_services(stg) -> None:
+    for type_ in ACCOUNT_SERVICE_TYPES:
+        assert not stg.all_resources(type_), type_
+    assert not stg.all_resources("AWS::Logs::MetricFilter")
+
+
+def test_switches_on_creates_each_service_in_every_account(services_on) -> None:
+    baselines = [s for s in services_on.templates if "-Baseline-" in s]
+    for stack in baselines:
+        for type_ in ACCOUNT_SERVICE_TYPES:
+            assert len(services_on.resources(stack, type_)) == 1, (stack, type_)
+
+
+def test_security_hub_standards(services_on) -> None:
+    standards = services_on.resources(RR, "AWS::SecurityHub::Standard")
+    arns = sorted(s["Properties"]["StandardsArn"] for s in standards.values())
+    assert arns == [
+        "arn:aws:securityhub:ap-northeast-1::standards/aws-foundational-security-best-practices/v/1.0.0",
+        "arn:aws:securityhub:ap-northeast-1::standards/nist-800-53/v/5.0.0",
+    ]
+    hub = one(services_on.resources(RR, "AWS::SecurityHub::Hub"))
+    assert hub["Properties"]["EnableDefaultStandards"] is False
+
+
+def test_trail_writes_to_the_central_archive_with_validation(services_on) -> None:
+    trail = one(services_on.resources(RR, "AWS::CloudTrail::Trail"))["Properties"]
+    assert trail["TrailName"] == "kobe-stg-management"
+    assert trail["S3BucketName"] == "kobe-stg-log-archive-111100000001-ap-northeast-1"
+    assert trail["S3KeyPrefix"] == "cloudtrail"
+    assert trail["KMSKeyId"] == "arn:aws:kms:ap-northeast-1:111100000001:alias/kobe-stg/log-archive"
+    assert trail["EnableLogFileValidation"] is True
+    assert trail["IsMultiRegionTrail"] is True and trail["IncludeGlobalServiceEvents"] is True
+    log_group = services_on.resources(RR, "AWS::Logs::LogGroup")[trail["CloudWatchLogsLogGroupArn"]["Fn::GetAtt"][0]]
+    assert "KmsKeyId" in log_group["Properties"]
+
+
+def test_config_delivers_under_its_own_prefix(services_on) -> None:
+    channel = one(services_on.resources(RR, "AWS::Config::DeliveryChannel"))["Properties"]
+    assert channel["S3BucketName"] == "kobe-stg-log-archive-111100000001-ap-northeast-1"
+    assert channel["S3KeyPrefix"] == "config"
+    recorder = one(services_on.resources(RR, "AWS::Config::ConfigurationRecorder"))["Properties"]
+    assert recorder["RecordingGroup"] == {"AllSupported": True, "IncludeGlobalResourceTypes": True}
+
+
+def test_network_and_trail_change_rules(stg) -> None:
+    rules = stg.resources(RR, "AWS::Events::Rule")
+    api_rules = {
+        r["Properties"]["Description"]: r["Properties"]["EventPattern"]
+        for r in rules.values()
+        if r["Properties"]["EventPattern"].get("detail-type") == ["AWS API Call via CloudTrail"]
+    }
+    assert len(api_rules) == 5
+    names = {n for p in api_rules.values() for n in p["detail"]["eventName"]}
+    for event in (
+        "AuthorizeSecurityGroupIngress",
+        "CreateNetworkAclEntry",
+        "CreateRoute",
+        "StopLogging",
+        "CreateInternetGateway",
+    ):
+        assert event in names
+    for rule in rules.values():
+        targets = rule["Properties"]["Targets"]
+        assert len(targets) == 1 and targets[0]["Arn"] == {"Ref": "SecurityAlarmsTopicAF65CDDE"}
+
+
+def _numeric_match(spec: list[Any], value: float) -> bool:
+    ops = {">=": value.__ge__, ">": value.__gt__, "<": value.__lt__, "<=": value.__le__, "=": value.__eq__}
+    return all(ops[op](bound) for op, bound in zip(spec[::2], spec[1::2], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("severity", "band"),
+    [
+        (1.0, None),
+        (3.9, None),
+        (4.0, "MEDIUM"),
+        (6.9, "MEDIUM"),
+        (7.0, "HIGH"),
+        (8.9, "HIGH"),
+        (9.0, "HIGH"),
+        (10.0, "HIGH"),
+    ],
+)
+def test_guardduty_findings_from_severity_4_reach_the_topic(stg, severity: float, band: str | None) -> None:
+    matched = []
+    for rule in stg.resources(RR, "AWS::Events::Rule").values():
+        pattern = rule["Properties"]["EventPattern"]
+        if pattern.get("source") != ["aws.guardduty"]:
+            continue
+        if any(_numeric_match(m["numeric"], severity) for m in pattern["detail"]["severity"]):
+            matched.append(rule["Properties"]["Description"].rsplit(", ", 1)[1])
+    assert matched == ([f"{band} severity"] if band else [])
+
+
+def test_trail_metric_alarms_only_with_our_trail(services_on) -> None:
+    filters = services_on.resources(RR, "AWS::Logs::MetricFilter")
+    assert sorted(f["Properties"]["MetricTransformations"][0]["MetricName"] for f in filters.values()) == [
+        "ConsoleSignInWithoutMfa",
+        "IamChanges",
+        "RootUse",
+        "UnauthorizedApiCalls",
+    ]
+    alarms = services_on.resources(RR, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 4
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "SecurityAlarmsTopicAF65CDDE"}]
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_budget_from_config_alerts_the_topic(stg, stg_cfg) -> None:
+    budget = one(stg.resources(RR, "AWS::Budgets::Budget"))["Properties"]
+    assert budget["Budget"]["BudgetLimit"] == {"Amount": 3000, "Unit": "USD"}
+    assert budget["Budget"]["TimeUnit"] == "MONTHLY"
+    kinds = sorted(n["Notification"]["NotificationType"] for n in budget["NotificationsWithSubscribers"])
+    assert kinds == ["ACTUAL", "FORECASTED"]
+    for n in budget["NotificationsWithSubscribers"]:
+        assert n["Subscribers"] == [{"Address": {"Ref": "SecurityAlarmsTopicAF65CDDE"}, "SubscriptionType": "SNS"}]
+
+
+def test_log_groups_are_encrypted_with_configured_retention(stg, services_on) -> None:
+    for synth, retention in ((stg, 365), (services_on, 365)):
+        groups = synth.all_resources("AWS::Logs::LogGroup")
+        assert groups
+        for stack, logical_id, group in groups:
+            assert "KmsKeyId" in group["Properties"], (stack, logical_id)
+            assert group["Properties"]["RetentionInDays"] == retention
+            assert group["DeletionPolicy"] == "Retain"

@@ -1,0 +1,114 @@
+"""The environment as a whole: stack names, accounts, regions, tags, descriptions, protection, order."""
+
+from __future__ import annotations
+
+from govcloud.config import REQUIRED_TAG_KEYS
+
+STG_STACKS = {
+    "KobeStg-LogArchive": "111100000001",
+    "KobeStg-Baseline-LogArchive": "111100000001",
+    "KobeStg-Baseline-Network": "111100000002",
+    "KobeStg-Baseline-ResidentRegistry": "111100000003",
+    "KobeStg-Baseline-Linkage": "111100000004",
+    "KobeStg-Baseline-DataLake": "111100000005",
+}
+
+# Resource types that CloudFormation cannot tag.
+UNTAGGABLE = {
+    "AWS::KMS::Alias",
+    "AWS::S3::BucketPolicy",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SNS::Subscription",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::Policy",
+    "AWS::Logs::MetricFilter",
+    "AWS::Budgets::Budget",
+    "AWS::SecurityHub::Standard",
+    "AWS::Config::ConfigurationRecorder",
+    "AWS::Config::DeliveryChannel",
+    "AWS::EC2::VPCBlockPublicAccessOptions",
+    "Custom::AWS",
+}
+
+
+def test_stack_names_accounts_and_regions(stg) -> None:
+    assert {name: a["environment"].split("/")[2] for name, a in stg.artifacts.items()} == {
+        name: f"{acct}" for name, acct in STG_STACKS.items()
+    }
+    assert {a["environment"].split("/")[3] for a in stg.artifacts.values()} == {"ap-northeast-1"}
+
+
+def test_descriptions_are_readable(stg) -> None:
+    for name, template in stg.templates.items():
+        assert template["Description"].startswith("Kobe City (神戸市) kobe-stg: "), name
+    assert "'resident-registry' account" in stg.template("KobeStg-Baseline-ResidentRegistry")["Description"]
+
+
+def test_every_taggable_resource_carries_the_required_tags(stg, services_on) -> None:
+    checked = 0
+    for synth in (stg, services_on):
+        for stack, logical_id, resource in synth.all_resources():
+            if resource["Type"] in UNTAGGABLE:
+                continue
+            tags = resource["Properties"].get("Tags")
+            if isinstance(tags, dict):  # a few resource types take a map
+                keys = set(tags)
+            else:
+                assert isinstance(tags, list), f"{stack}/{logical_id} ({resource['Type']}) has no tags"
+                keys = {t["Key"] for t in tags}
+            assert set(REQUIRED_TAG_KEYS) <= keys, f"{stack}/{logical_id} lacks {set(REQUIRED_TAG_KEYS) - keys}"
+            checked += 1
+    assert checked > 100
+
+
+def test_tag_values(stg) -> None:
+    bucket = stg.resources("KobeStg-LogArchive", "AWS::S3::Bucket")
+    tags = {t["Key"]: t["Value"] for t in next(iter(bucket.values()))["Properties"]["Tags"]}
+    assert tags["Municipality"] == "Kobe-281000"
+    assert tags["Environment"] == "kobe-stg"
+    assert tags["ManagedBy"] == "cdk"
+    assert tags["System"] == "log-archive"
+    assert tags["CostCenter"] == "digital-strategy"
+    keys = stg.resources("KobeStg-Baseline-ResidentRegistry", "AWS::KMS::Key")
+    classes = {
+        lid: {t["Key"]: t["Value"] for t in k["Properties"]["Tags"]}["DataClassification"] for lid, k in keys.items()
+    }
+    assert sorted(classes.values()) == ["confidential", "restricted"]
+
+
+def test_termination_protection_only_in_production(stg, prod) -> None:
+    assert not any(a["properties"].get("terminationProtection") for a in stg.artifacts.values())
+    assert all(a["properties"].get("terminationProtection") for a in prod.artifacts.values())
+    assert len(prod.artifacts) == 6
+
+
+def test_baselines_deploy_after_the_log_archive(stg) -> None:
+    archive_id = next(
+        artifact_id
+        for artifact_id, a in _artifact_ids(stg).items()
+        if a["properties"]["stackName"] == "KobeStg-LogArchive"
+    )
+    for name, artifact in stg.artifacts.items():
+        if "-Baseline-" in name:
+            assert archive_id in artifact.get("dependencies", []), name
+
+
+def test_zones_come_from_config(stg, stg_cfg) -> None:
+    for stack in stg.stage.node.children:
+        assert stack.availability_zones == list(stg_cfg.regions.primary.availability_zones)
+
+
+def test_no_lookups_or_cross_account_references(stg) -> None:
+    for name, template in stg.templates.items():
+        text = str(template)
+        assert "Fn::GetStackOutput" not in text, name
+        assert "Fn::ImportValue" not in text, name
+    for artifact in stg.artifacts.values():
+        assert not artifact.get("missing")
+
+
+def _artifact_ids(synth) -> dict[str, dict]:
+    import json
+
+    manifest = json.loads((synth.outdir / "assembly-KobeStg" / "manifest.json").read_text())
+    return {k: v for k, v in manifest["artifacts"].items() if v["type"] == "aws:cloudformation:stack"}
