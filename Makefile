@@ -17,7 +17,7 @@ CDK        := $(CURDIR)/node_modules/.bin/cdk
 ENV        ?= kobe-stg
 CDK_OUT    ?= cdk.out
 
-.PHONY: setup synth synth-all test lint bench snapshot-update clean
+.PHONY: setup synth synth-all test lint bench snapshot-update rules-doc review diff clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -50,6 +50,9 @@ lint: setup synth
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+rules-doc: setup
+	$(BIN)/python -m govcloud.compliance.catalogue > docs/RULES.md
 
 snapshot-update: setup
 	$(BIN)/python -m pytest tests/test_snapshots.py --snapshot-update

@@ -11,7 +11,7 @@ import sys
 
 import aws_cdk as cdk
 
-from govcloud import compliance
+from govcloud.compliance import packs as compliance
 from govcloud.config import ConfigError, load, resolve
 from govcloud.stage import GovCloudStage
 
@@ -23,7 +23,7 @@ def main() -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    compliance.register(GovCloudStage(app, cfg))
+    compliance.register(GovCloudStage(app, cfg), compliance.settings_for(cfg))
     return compliance.synth_checked(app)
 
 

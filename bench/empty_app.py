@@ -9,7 +9,10 @@ import aws_cdk as cdk
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from govcloud import compliance
+from govcloud.compliance import packs as compliance
+from govcloud.compliance.rules import Settings
+
+TEST_SETTINGS = Settings(production=False, environment="test", municipality="Kobe-281000", min_log_retention_days=1)
 
 
 def main() -> int:
@@ -20,7 +23,7 @@ def main() -> int:
     compliance.acknowledge(
         stack, "CloudFormation Validate::F0001", "Benchmark baseline: an empty stack that is never deployed."
     )
-    compliance.register(stage)
+    compliance.register(stage, TEST_SETTINGS)
     return compliance.synth_checked(app)
 
 

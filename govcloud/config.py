@@ -210,6 +210,11 @@ class Config(_Model):
         """Stack-name prefix: ``kobe-stg`` becomes ``KobeStg``."""
         return pascal(self.environment.name)
 
+    @property
+    def municipality_tag(self) -> str:
+        """Value of the Municipality tag: romaji name and local government code, e.g. ``Kobe-281000``."""
+        return f"{self.municipality.name_romaji.replace(' ', '-')}-{self.municipality.code}"
+
     def account_id(self, role: str) -> str:
         return self.accounts[role].id
 

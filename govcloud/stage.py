@@ -17,7 +17,7 @@ class GovCloudStage(cdk.Stage):
         super().__init__(scope, cfg.prefix)
         self.cfg = cfg
         tags = cdk.Tags.of(self)
-        tags.add("Municipality", f"{cfg.municipality.name_romaji}-{cfg.municipality.code}")
+        tags.add("Municipality", cfg.municipality_tag)
         tags.add("Environment", cfg.name)
         tags.add("ManagedBy", MANAGED_BY)
         for key, value in sorted(cfg.tags.items()):

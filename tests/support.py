@@ -12,7 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from govcloud import compliance
+from govcloud.compliance import packs as compliance
 from govcloud.config import Config
 from govcloud.stage import GovCloudStage
 
@@ -57,7 +57,7 @@ class Synth:
 def synth(cfg: Config, outdir: Path) -> Synth:
     app = cdk.App(context=cli_context(), outdir=str(outdir))
     stage = GovCloudStage(app, cfg)
-    compliance.register(stage)
+    compliance.register(stage, compliance.settings_for(cfg))
     app.synth()
     result = Synth(app=app, stage=stage, outdir=outdir)
     for manifest_path in sorted(outdir.glob("assembly-*/manifest.json")):

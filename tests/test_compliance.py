@@ -9,7 +9,7 @@ import re
 import pytest
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
-from govcloud import compliance
+from govcloud.compliance import packs as compliance
 from tests.support import ROOT, run_cdk
 
 ACK_ID = re.compile(r"^(AwsSolutions|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[[^\]]+\])?$")
@@ -71,7 +71,11 @@ def test_acknowledge_requires_a_reason(stg) -> None:
 
 @pytest.mark.parametrize(
     ("broken", "rule"),
-    [("AwsSolutions", "AwsSolutions-S1"), ("NIST.800.53.R5", "NIST.800.53.R5-S3BucketLoggingEnabled")],
+    [
+        ("AwsSolutions", "AwsSolutions-S1"),
+        ("NIST.800.53.R5", "NIST.800.53.R5-S3BucketLoggingEnabled"),
+        ("GovCloud", "GC-S3-4"),
+    ],
 )
 def test_unacknowledged_finding_fails_cli_synth(tmp_path, broken: str, rule: str) -> None:
     result = run_cdk(
@@ -97,4 +101,35 @@ def test_same_app_with_the_finding_acknowledged_passes(tmp_path) -> None:
     template = json.loads(next(tmp_path.glob("assembly-Broken/*.template.json")).read_text())
     acks = template["Resources"]["Bucket83908E77"]["Metadata"]["cdk_nag"]["rules_to_suppress"]
     assert {a["id"] for a in acks} >= {"AwsSolutions-S1", "NIST.800.53.R5-S3BucketLoggingEnabled"}
+    govcloud_acks = template["Resources"]["Bucket83908E77"]["Metadata"]["govcloud"]["rules_acknowledged"]
+    assert {a["id"] for a in govcloud_acks} == {"GC-S3-4", "GC-TAG-1"}
     assert ROOT.joinpath("tests/fixtures/broken_app.py").is_file()
+
+
+def test_rule_catalogue_is_current() -> None:
+    from govcloud.compliance.catalogue import render
+
+    assert (ROOT / "docs" / "RULES.md").read_text(encoding="utf-8") == render(), "run: make rules-doc"
+
+
+@pytest.mark.parametrize("variant", ["stg", "prod", "services_on"])
+def test_whole_app_passes_the_government_cloud_rules(request, variant) -> None:
+    from govcloud.compliance.rules import Stack, evaluate
+
+    synth = request.getfixturevalue(variant)
+    settings = compliance.settings_for(synth.stage.cfg)
+    for name, template in synth.templates.items():
+        artifact = synth.artifacts[name]
+        stack = Stack(
+            name=name,
+            region=artifact["environment"].split("/")[3],
+            template=template,
+            termination_protection=bool(artifact["properties"].get("terminationProtection")),
+        )
+        acknowledged = {
+            (lid, ack["id"])
+            for lid, resource in template["Resources"].items()
+            for ack in resource.get("Metadata", {}).get("govcloud", {}).get("rules_acknowledged", [])
+        }
+        unacknowledged = [f for f in evaluate(stack, settings) if (f.logical_id, f.rule) not in acknowledged]
+        assert unacknowledged == [], name

@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from govcloud.compliance import acknowledge
+from govcloud.compliance.packs import acknowledge
 from govcloud.constructs.log_groups import encrypted_log_group
 
 # Construct id of the Lambda function that every AwsCustomResource of a stack shares.

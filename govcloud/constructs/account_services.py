@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_securityhub as securityhub
 from constructs import Construct
 
-from govcloud.compliance import acknowledge
+from govcloud.compliance.packs import acknowledge
 from govcloud.constructs.log_groups import encrypted_log_group
 
 SECURITY_HUB_STANDARDS = {

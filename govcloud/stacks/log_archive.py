@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from govcloud.compliance import acknowledge
+from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config
 from govcloud.constructs.buckets import AccessLogBucket, SecureBucket
 from govcloud.constructs.keys import DataKey, service_statement
