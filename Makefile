@@ -51,6 +51,14 @@ lint: setup synth
 bench: setup
 	$(BIN)/python bench/run.py
 
+review: setup
+	@for env in $$(ls config/*.toml | xargs -n1 basename | sed 's/\.toml$$//'); do \
+	  $(CDK) synth --quiet -c env=$$env -o cdk.out.$$env || exit 1; \
+	  $(BIN)/python -m govcloud.review report cdk.out.$$env --out cdk.out.$$env || exit 1; done
+
+diff: setup synth
+	ALLOW="$(ALLOW)" scripts/diff.sh $(or $(BASE),$(error give BASE=<git ref>, e.g. make diff BASE=origin/main)) $(ENV) $(CDK_OUT)
+
 rules-doc: setup
 	$(BIN)/python -m govcloud.compliance.catalogue > docs/RULES.md
 
