@@ -34,6 +34,6 @@ for s in load(sys.argv[1]).stacks:
         print(f"{s.stage}/{s.template_path.name.split('.')[0]}\t{s.template_path}")
 PY
   stack_id=$("$python" -c "import json,sys; m=json.load(open(sys.argv[1])); print(next(a['displayName'] for a in m['artifacts'].values() if a.get('properties',{}).get('templateFile')==sys.argv[2]))" "$(dirname "$template")/manifest.json" "$(basename "$template")")
-  "$cdk" diff --app "$new_out" --template "$template" "$stack_id" || true
+  "$cdk" diff --exclusively --app "$new_out" --template "$template" "$stack_id" || true
 done
 exit $guard
