@@ -1,0 +1,102 @@
+"""Deploy-time AWS SDK calls (``AwsCustomResource``) with a role and log group of our own.
+
+CDK's default gives the shared function an inline policy and the AWS managed basic-execution policy, which the
+NIST pack rejects; here the function gets a customer-managed policy with exactly the calls of its stack, and a
+KMS-encrypted log group with the configured retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from govcloud.compliance.packs import acknowledge
+from govcloud.constructs.log_groups import encrypted_log_group
+
+# Construct id of the Lambda function that every AwsCustomResource of a stack shares.
+AWS_CUSTOM_RESOURCE_SINGLETON = "AWS679f53fac002430cb0da5b7982bd2287"
+
+
+class SdkCalls:
+    """The role, policy and log group for the ``AwsCustomResource`` calls of one stack; create calls with
+    :meth:`call`. ``wildcard_reason`` explains statements that IAM authorizes only on Resource ``*``.
+
+    Its resources are created directly in ``scope`` as ``<prefix>Logs``, ``<prefix>Role`` and ``<prefix>Policy``
+    (not under a construct of its own), which keeps the logical IDs they had before this helper existed."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        prefix: str,
+        *,
+        statements: Sequence[iam.PolicyStatement],
+        log_key: kms.IKey,
+        log_retention_days: int,
+        purpose: str,
+        wildcard_reason: str | None = None,
+    ) -> None:
+        self._scope = scope
+        stack = cdk.Stack.of(scope)
+        self.log_group = encrypted_log_group(scope, f"{prefix}Logs", key=log_key, retention_days=log_retention_days)
+        self.role = iam.Role(scope, f"{prefix}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.policy = iam.ManagedPolicy(
+            scope,
+            f"{prefix}Policy",
+            roles=[self.role],
+            statements=[
+                *statements,
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
+                ),
+            ],
+        )
+        if wildcard_reason:
+            acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
+        log_group_id = stack.get_logical_id(self.log_group.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            self.policy,
+            f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:log-stream:*]",
+            "Lambda names its log streams at run time; the policy is limited to this function's own log group.",
+        )
+        self._purpose = purpose
+        self._acknowledged_function = False
+
+    def call(
+        self, scope: Construct, construct_id: str, call: cr.AwsSdkCall, *, on_delete: cr.AwsSdkCall | None = None
+    ) -> cr.AwsCustomResource:
+        resource = cr.AwsCustomResource(
+            scope,
+            construct_id,
+            on_create=call,
+            on_update=call,
+            on_delete=on_delete,
+            install_latest_aws_sdk=False,
+            log_group=self.log_group,
+            role=self.role,
+        )
+        resource.node.add_dependency(self.policy)
+        if not self._acknowledged_function:
+            self._acknowledge_function()
+        return resource
+
+    def _acknowledge_function(self) -> None:
+        function = cdk.Stack.of(self._scope).node.find_child(AWS_CUSTOM_RESOURCE_SINGLETON)
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "The runtime of CDK's AwsCustomResource singleton is chosen by aws-cdk-lib and moves with its upgrades.",
+        )
+        for rule, why in (
+            ("LambdaInsideVPC", "it runs only at deploy time and calls AWS account and control-plane APIs"),
+            ("LambdaConcurrency", "it runs only during deployments of this stack, one call at a time"),
+            ("LambdaDLQ", "CloudFormation waits for its answer and reports a failure as a failed deployment"),
+        ):
+            acknowledge(function, f"NIST.800.53.R5-{rule}", f"CDK's AwsCustomResource function for {self._purpose}: {why}.")
+        self._acknowledged_function = True
