@@ -8,6 +8,7 @@ allowed. This module imports no CDK code and reads nothing but the file it is gi
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import tomllib
 import typing
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+
+from govcloud import netplan
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -184,6 +187,102 @@ def _tag_text_ok(text: str) -> bool:
     return all(ch.isalnum() or ch in TAG_SPECIAL_CHARS for ch in text)
 
 
+CIDR = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"
+IPV4 = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$"
+DOMAIN = r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+
+# Interface endpoint services a spoke may need, by the service part of com.amazonaws.<region>.<service>.
+ENDPOINT_SERVICES = (
+    "ssm", "ssmmessages", "ec2messages", "ec2", "kms", "logs", "monitoring", "sts", "secretsmanager", "sqs", "sns",
+    "events", "glue", "athena", "lakeformation", "backup", "execute-api", "elasticloadbalancing", "autoscaling",
+)  # fmt: skip
+
+
+def _valid_network(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        raise ValueError(f"not a valid network address with prefix (e.g. 10.0.0.0/16): {error}") from None
+    if network.version != 4:
+        raise ValueError("only IPv4 networks are supported")
+    return value
+
+
+def _valid_ip(value: str) -> str:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise ValueError("not a valid IPv4 address") from None
+    return value
+
+
+def _private_asn(value: int) -> int:
+    if not (64512 <= value <= 65534 or 4200000000 <= value <= 4294967294):
+        raise ValueError("must be a private ASN: 64512-65534 or 4200000000-4294967294")
+    return value
+
+
+Network = Annotated[Str, Field(pattern=CIDR), AfterValidator(_valid_network)]
+IpAddress = Annotated[Str, Field(pattern=IPV4), AfterValidator(_valid_ip)]
+PrivateAsn = Annotated[Int, AfterValidator(_private_asn)]
+
+
+class Vpn(_Model):
+    """Site-to-site VPN over the internet to the city's customer gateway: the backup path, with BGP."""
+
+    customer_gateway_ip: IpAddress
+    customer_gateway_asn: PrivateAsn
+
+
+class Segment(_Model):
+    """A network segment of 三層分離 with its own Transit Gateway route table and its own links."""
+
+    on_premises_cidrs: Annotated[tuple[Network, ...], Field(min_length=1)]
+    direct_connect_gateway_id: Annotated[
+        Str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    ]
+    direct_connect_allowed_prefixes: Annotated[tuple[Network, ...], Field(min_length=1)]
+    vpn: Vpn | None = None
+
+
+class Spoke(_Model):
+    account: Annotated[Str, Field(pattern=ROLE_NAME)]
+    segment: Annotated[Str, Field(pattern=ROLE_NAME)]
+    cidr: Network
+    endpoints_in_spoke: tuple[Str, ...] = ()
+    """Interface endpoints this spoke gets in its own VPC instead of using the hub's."""
+    vpc_id: Annotated[Str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
+    transit_gateway_attachment_id: Annotated[Str, Field(pattern=r"^tgw-attach-[0-9a-f]{8,17}$")] | None = None
+
+
+class DeployedIds(_Model):
+    """IDs of hub resources that stacks in other accounts need; read after the first hub deployment."""
+
+    transit_gateway_id: Annotated[Str, Field(pattern=r"^tgw-[0-9a-f]{8,17}$")] | None = None
+    firewall_rule_group_id: Annotated[Str, Field(pattern=r"^rslvr-frg-[0-9a-f]{8,17}$")] | None = None
+    resolver_rule_ids: dict[Str, Annotated[Str, Field(pattern=r"^rslvr-rr-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=dict
+    )
+    hosted_zone_ids: dict[Str, Annotated[Str, Field(pattern=r"^Z[A-Z0-9]{1,32}$")]] = Field(default_factory=dict)
+    profile_id: Annotated[Str, Field(pattern=r"^rp-[0-9a-z]{8,20}$")] | None = None
+
+
+class NetworkSettings(_Model):
+    account: Annotated[Str, Field(pattern=ROLE_NAME)]
+    hub_cidr: Network
+    transit_gateway_asn: PrivateAsn
+    endpoint_services: tuple[Str, ...]
+    resolver_inbound_ips: Annotated[tuple[IpAddress, ...], Field(min_length=2)]
+    on_premises_dns: Annotated[tuple[IpAddress, ...], Field(min_length=1)]
+    forward_domains: tuple[Annotated[Str, Field(pattern=DOMAIN)], ...] = ()
+    dns_allowed_domains: tuple[Annotated[Str, Field(pattern=DOMAIN)], ...] = ()
+    dns_delivery: Literal["ram", "profile"]
+    allowed_segment_pairs: tuple[tuple[Str, Str], ...] = ()
+    segments: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME)], Segment], Field(min_length=1)]
+    spokes: dict[Annotated[Str, Field(pattern=ROLE_NAME)], Spoke] = Field(default_factory=dict)
+    ids: DeployedIds = Field(default_factory=DeployedIds)
+
+
 class Config(_Model):
     environment: EnvironmentSettings
     municipality: Municipality
@@ -193,6 +292,7 @@ class Config(_Model):
     logging: Logging
     log_archive: LogArchive
     alarms: Alarms
+    network: NetworkSettings
     tags: dict[Str, Str] = Field(default_factory=dict)
 
     # ----- derived values (no I/O) -----
@@ -233,6 +333,29 @@ class Config(_Model):
 
     def access_log_bucket_name(self, account_id: str, region: str) -> str:
         return f"{self.name}-access-logs-{account_id}-{region}"
+
+    @property
+    def known_cidrs(self) -> list[str]:
+        """Every network the landing zone knows: the hub, the spokes and the city hall side of each segment."""
+        net = self.network
+        spokes = [s.cidr for s in net.spokes.values()]
+        on_premises = [c for seg in net.segments.values() for c in seg.on_premises_cidrs]
+        return [net.hub_cidr, *spokes, *on_premises]
+
+    def segment_spoke_cidrs(self, segment: str, *, with_allowed: bool = False) -> list[str]:
+        """CIDRs of the spokes in ``segment`` (and, if asked, in the segments allowed to talk to it)."""
+        segments = {segment} | (set(self.allowed_peers(segment)) if with_allowed else set())
+        return [s.cidr for s in self.network.spokes.values() if s.segment in segments]
+
+    def allowed_peers(self, segment: str) -> list[str]:
+        """Segments that ``segment`` may talk to, from the explicit allow-list."""
+        peers = {b for a, b in self.network.allowed_segment_pairs if a == segment}
+        peers |= {a for a, b in self.network.allowed_segment_pairs if b == segment}
+        return sorted(peers - {segment})
+
+    def shared_endpoint_services(self) -> list[str]:
+        """Services whose hub endpoint is shared with spokes (all configured hub endpoints)."""
+        return list(self.network.endpoint_services)
 
     def zones(self, region: str) -> tuple[str, ...]:
         for r in (self.regions.primary, self.regions.dr):
@@ -330,6 +453,8 @@ def _cross_checks(cfg: Config) -> Iterator[Problem]:
         if len(value) > 256 or not _tag_text_ok(value):
             yield Problem(f"tags.{key}", value, "invalid tag value: up to 256 letters, digits, spaces or _.:/=+-@")
 
+    yield from _network_checks(cfg)
+
     any_account = "0" * 12
     for name in (
         f"{cfg.name}-log-archive-{any_account}-{cfg.regions.primary.name}",
@@ -337,6 +462,182 @@ def _cross_checks(cfg: Config) -> Iterator[Problem]:
     ):
         if len(name) > 63:
             yield Problem("environment.name", cfg.name, f"too long: the bucket name {name!r} exceeds 63 characters")
+
+
+def _network_checks(cfg: Config) -> Iterator[Problem]:
+    net = cfg.network
+    zones = len(cfg.regions.primary.availability_zones)
+    if net.account not in cfg.accounts:
+        yield Problem("network.account", net.account, f"not an account role; known roles: {', '.join(cfg.accounts)}")
+    for i, service in enumerate(net.endpoint_services):
+        if service not in ENDPOINT_SERVICES:
+            yield Problem(
+                f"network.endpoint_services[{i}]", service, f"unknown; allowed: {', '.join(ENDPOINT_SERVICES)}"
+            )
+    for i, pair in enumerate(net.allowed_segment_pairs):
+        for member in pair:
+            if member not in net.segments:
+                yield Problem(f"network.allowed_segment_pairs[{i}]", list(pair), f"unknown segment {member!r}")
+        if len(pair) == 2 and pair[0] == pair[1]:
+            yield Problem(f"network.allowed_segment_pairs[{i}]", list(pair), "a segment always reaches itself")
+
+    # Address plan: hub layout, fixed resolver IPs, no overlaps anywhere.
+    hub = ipaddress.IPv4Network(net.hub_cidr)
+    if hub.prefixlen > netplan.HUB_MAX_PREFIX:
+        yield Problem("network.hub_cidr", net.hub_cidr, f"the hub needs at least a /{netplan.HUB_MAX_PREFIX}")
+    else:
+        resolver_subnets = netplan.allocate(net.hub_cidr, netplan.HUB_TIERS, zones)["Resolver"]
+        used = set()
+        for i, ip in enumerate(net.resolver_inbound_ips):
+            address = ipaddress.IPv4Address(ip)
+            inside = [n for n in resolver_subnets if netplan.usable(n, address)]
+            if not inside:
+                subnets = ", ".join(str(n) for n in resolver_subnets)
+                yield Problem(
+                    f"network.resolver_inbound_ips[{i}]",
+                    ip,
+                    f"not a usable address of the resolver subnets ({subnets})",
+                )
+            else:
+                used.add(inside[0])
+        if len(used) < 2 and len(net.resolver_inbound_ips) >= 2:
+            yield Problem(
+                "network.resolver_inbound_ips",
+                list(net.resolver_inbound_ips),
+                "must lie in at least two zones' subnets",
+            )
+    networks: list[tuple[str, ipaddress.IPv4Network]] = [("network.hub_cidr", hub)]
+    for name, spoke in net.spokes.items():
+        networks.append((f"network.spokes.{name}.cidr", ipaddress.IPv4Network(spoke.cidr)))
+    for name, seg in net.segments.items():
+        for i, cidr in enumerate(seg.on_premises_cidrs):
+            networks.append((f"network.segments.{name}.on_premises_cidrs[{i}]", ipaddress.IPv4Network(cidr)))
+    for i, (key_a, a) in enumerate(networks):
+        for key_b, b in networks[i + 1 :]:
+            if a.overlaps(b):
+                yield Problem(key_b, str(b), f"overlaps {key_a} ({a})")
+
+    # Spokes.
+    low, high = netplan.SPOKE_PREFIX_RANGE
+    for name, spoke in net.spokes.items():
+        key = f"network.spokes.{name}"
+        if spoke.account not in cfg.accounts:
+            yield Problem(
+                f"{key}.account", spoke.account, f"not an account role; known roles: {', '.join(cfg.accounts)}"
+            )
+        if spoke.segment not in net.segments:
+            yield Problem(f"{key}.segment", spoke.segment, f"unknown segment; known: {', '.join(net.segments)}")
+        prefix = ipaddress.IPv4Network(spoke.cidr).prefixlen
+        if not low <= prefix <= high:
+            yield Problem(f"{key}.cidr", spoke.cidr, f"a spoke VPC is a /{low} to a /{high}")
+        for i, service in enumerate(spoke.endpoints_in_spoke):
+            if service not in ENDPOINT_SERVICES:
+                yield Problem(
+                    f"{key}.endpoints_in_spoke[{i}]", service, f"unknown; allowed: {', '.join(ENDPOINT_SERVICES)}"
+                )
+
+    # Links: each Direct Connect gateway and each customer gateway serves exactly one segment.
+    dx_owner: dict[str, str] = {}
+    vpn_owner: dict[str, str] = {}
+    for name, seg in net.segments.items():
+        key = f"network.segments.{name}"
+        if seg.direct_connect_gateway_id in dx_owner:
+            other = dx_owner[seg.direct_connect_gateway_id]
+            yield Problem(
+                f"{key}.direct_connect_gateway_id",
+                seg.direct_connect_gateway_id,
+                f"already the link of segment {other!r}: a link shared by two segments would merge their routes",
+            )
+        dx_owner.setdefault(seg.direct_connect_gateway_id, name)
+        if seg.vpn is not None:
+            ip = seg.vpn.customer_gateway_ip
+            if ip in vpn_owner:
+                yield Problem(
+                    f"{key}.vpn.customer_gateway_ip",
+                    ip,
+                    f"already the VPN of segment {vpn_owner[ip]!r}: a link shared by two segments would merge "
+                    "their routes",
+                )
+            vpn_owner.setdefault(ip, name)
+            if seg.vpn.customer_gateway_asn == net.transit_gateway_asn:
+                yield Problem(f"{key}.vpn.customer_gateway_asn", seg.vpn.customer_gateway_asn, "equals the TGW ASN")
+        reachable = [hub] + [ipaddress.IPv4Network(cidr) for cidr in cfg.segment_spoke_cidrs(name, with_allowed=True)]
+        for i, allowed_prefix in enumerate(seg.direct_connect_allowed_prefixes):
+            advertised = ipaddress.IPv4Network(allowed_prefix)
+            if not any(advertised.subnet_of(r) for r in reachable):
+                yield Problem(
+                    f"{key}.direct_connect_allowed_prefixes[{i}]",
+                    allowed_prefix,
+                    "not inside the hub or this segment's spokes: the link would advertise another segment",
+                )
+
+    yield from _deployed_id_checks(cfg)
+
+
+def _deployed_id_checks(cfg: Config) -> Iterator[Problem]:
+    """IDs that cross accounts come from config; each missing one is named with how to read it."""
+    net = cfg.network
+    if not net.spokes:
+        return
+    hub_stack = f"{cfg.prefix}-NetworkHub"
+    env_filter = f"Name=tag:Environment,Values={cfg.name}"
+
+    def missing(key: str, needed_by: str, how: str) -> Problem:
+        return Problem(key, _MISSING, f"required: {needed_by}. After deploying {hub_stack}, read it with: {how}")
+
+    ids = net.ids
+    if ids.transit_gateway_id is None:
+        yield missing(
+            "network.ids.transit_gateway_id",
+            "spoke stacks in other accounts attach to the hub's transit gateway",
+            f"aws ec2 describe-transit-gateways --filters {env_filter} --query 'TransitGateways[].TransitGatewayId'",
+        )
+    if net.dns_delivery == "profile":
+        if ids.profile_id is None:
+            yield missing(
+                "network.ids.profile_id",
+                "spokes associate the hub's Route 53 Profile",
+                "aws route53profiles list-profiles --query 'ProfileSummaries[].[Name,Id]'",
+            )
+    else:
+        if ids.firewall_rule_group_id is None:
+            yield missing(
+                "network.ids.firewall_rule_group_id",
+                "spokes associate the hub's DNS Firewall rule group",
+                "aws route53resolver list-firewall-rule-groups --query 'FirewallRuleGroups[].[Name,Id]'",
+            )
+        for domain in net.forward_domains:
+            if domain not in ids.resolver_rule_ids:
+                yield missing(
+                    f"network.ids.resolver_rule_ids.{domain}",
+                    "spokes associate the hub's forwarding rule of each domain",
+                    "aws route53resolver list-resolver-rules --query 'ResolverRules[].[DomainName,Id]'",
+                )
+        for service in cfg.shared_endpoint_services():
+            if service not in ids.hosted_zone_ids:
+                yield missing(
+                    f"network.ids.hosted_zone_ids.{service}",
+                    "spokes associate the private hosted zone of each shared endpoint",
+                    "aws route53 list-hosted-zones --query 'HostedZones[?Config.PrivateZone].[Name,Id]'",
+                )
+    for name, spoke in net.spokes.items():
+        how = (
+            f"aws ec2 describe-transit-gateway-attachments --filters Name=resource-owner-id,Values="
+            f"{cfg.accounts[spoke.account].id if spoke.account in cfg.accounts else '<account>'} "
+            "--query 'TransitGatewayAttachments[].[ResourceId,TransitGatewayAttachmentId]' (after deploying the spoke)"
+        )
+        if spoke.transit_gateway_attachment_id is None:
+            yield missing(
+                f"network.spokes.{name}.transit_gateway_attachment_id",
+                "the hub associates each spoke attachment with its segment's route table",
+                how,
+            )
+        if net.dns_delivery == "ram" and spoke.vpc_id is None:
+            yield missing(
+                f"network.spokes.{name}.vpc_id",
+                "the hub authorizes each spoke VPC to use its private hosted zones",
+                how.replace("TransitGatewayAttachmentId", "ResourceId"),
+            )
 
 
 def _unwrap(tp: Any) -> Any:

@@ -8,6 +8,9 @@ from constructs import Construct
 from govcloud.config import MANAGED_BY, Config, pascal
 from govcloud.stacks.baseline import SecurityBaselineStack
 from govcloud.stacks.log_archive import LogArchiveStack
+from govcloud.stacks.network_attachments import NetworkAttachmentsStack
+from govcloud.stacks.network_hub import NetworkHubStack
+from govcloud.stacks.spoke import SpokeNetworkStack
 
 
 class GovCloudStage(cdk.Stage):
@@ -30,3 +33,25 @@ class GovCloudStage(cdk.Stage):
             # The account's trail and Config recorder write into the log archive, which must exist first.
             baseline.add_stack_dependency(self.log_archive)
             self.baselines[role] = baseline
+
+        # Network: the hub first, then the spokes (other accounts), then the hub-side half of their attachments.
+        net = cfg.network
+        # Same-account references become Fn::GetStackOutput (weak references, cdk.json): no export locks, but also
+        # no dependency in the manifest, so each stack names the stacks it reads from.
+        self.hub = NetworkHubStack(self, "NetworkHub", cfg=cfg, logs_key=self.baselines[net.account].keys["logs"])
+        self.hub.add_stack_dependency(self.baselines[net.account])
+        self.spokes: dict[str, SpokeNetworkStack] = {}
+        for name, spoke in net.spokes.items():
+            stack = SpokeNetworkStack(
+                self, f"Spoke-{pascal(name)}", cfg=cfg, spoke=name, logs_key=self.baselines[spoke.account].keys["logs"]
+            )
+            stack.add_stack_dependency(self.hub)  # the Transit Gateway and DNS shares must exist first
+            stack.add_stack_dependency(self.baselines[spoke.account])
+            self.spokes[name] = stack
+        if net.spokes:
+            self.attachments = NetworkAttachmentsStack(
+                self, "NetworkAttachments", cfg=cfg, hub=self.hub, logs_key=self.baselines[net.account].keys["logs"]
+            )
+            self.attachments.add_stack_dependency(self.hub)
+            for stack in self.spokes.values():
+                self.attachments.add_stack_dependency(stack)

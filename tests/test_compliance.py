@@ -12,7 +12,9 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from govcloud.compliance import packs as compliance
 from tests.support import ROOT, run_cdk
 
-ACK_ID = re.compile(r"^(AwsSolutions|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[[^\]]+\])?$")
+ACK_ID = re.compile(
+    r"^((AwsSolutions|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[[^\]]+\])?|CloudFormation-Validate::[EFW][0-9]{4})$"
+)
 
 
 @pytest.mark.parametrize("pack", [AwsSolutionsChecks, NIST80053R5Checks], ids=["AwsSolutions", "NIST80053R5"])

@@ -289,3 +289,20 @@ def test_review_tools_do_not_import_cdk(tmp_path) -> None:
 def test_not_an_assembly(tmp_path) -> None:
     with pytest.raises(AssemblyError, match="manifest.json: not found"):
         load(tmp_path)
+
+
+def test_network_cost_from_sourced_prices(stg_cfg) -> None:
+    from govcloud.review import cost
+
+    prices = cost.Prices()
+    small, large = cost.estimate(stg_cfg, prices), cost.estimate(stg_cfg, prices, 20)
+    assert small.spokes == 2 and large.spokes == 20
+    assert small.hub_endpoints == pytest.approx(16 * 2 * 0.014 * 730)
+    assert large.spoke_endpoints == pytest.approx(20 * 16 * 2 * 0.014 * 730)
+    assert large.saving == pytest.approx(
+        large.spoke_endpoints + large.spoke_resolvers - large.hub_endpoints - large.hub_resolver
+    )
+    assert large.saving > small.saving > 0
+    assert small.ram_dns == pytest.approx(16 * 0.5) and small.profile_dns is None
+    text = cost.render(stg_cfg, prices, [2, 20])
+    assert "not computed: no sourced price" in text and "| **saved by the hub** | 509.54 | 9,681.26 |" in text

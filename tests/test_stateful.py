@@ -7,6 +7,27 @@ the replacement is planned (data moved, keys re-wrapped) and said so in the pull
 from __future__ import annotations
 
 STATEFUL_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
+# Resources whose physical IDs other accounts read from config: replacing one breaks every spoke that uses it.
+REFERENCED_BY_ID = (
+    "AWS::EC2::TransitGateway",
+    "AWS::EC2::VPC",
+    "AWS::EC2::TransitGatewayVpcAttachment",
+    "AWS::Route53::HostedZone",
+    "AWS::Route53Resolver::ResolverRule",
+    "AWS::Route53Resolver::FirewallRuleGroup",
+    "AWS::Route53Profiles::Profile",
+)
+HUB_ZONES = (
+    "ZoneSsmE896AEE9", "ZoneSsmmessagesA6F7E890", "ZoneEc2messages19C2D0B3", "ZoneEc27A911B9A", "ZoneKms5E197A44",
+    "ZoneLogsAEFBA3B6", "ZoneMonitoring34382B27", "ZoneSts773608DE", "ZoneSecretsmanager71EAFA47", "ZoneSqs882569C2",
+    "ZoneSnsE776DF9F", "ZoneEventsE21091E3", "ZoneGlue8831B35A", "ZoneAthenaA9464BF5", "ZoneLakeformation0558AD97",
+    "ZoneBackupC79B9F78",
+)  # fmt: skip
+SPOKE = {
+    "Vpc49347EA9": "AWS::EC2::VPC",
+    "TransitGatewayAttachment": "AWS::EC2::TransitGatewayVpcAttachment",
+    "EndpointZonesLogs9CE3CBE6": "AWS::Logs::LogGroup",
+}
 
 PINNED = {
     "KobeStg-LogArchive": {
@@ -28,12 +49,26 @@ PINNED = {
             ("DataLake", {"DataLakeKeyCEB7BCCC": "AWS::KMS::Key"}),
         )
     },
+    "KobeStg-NetworkHub": {
+        "TransitGateway": "AWS::EC2::TransitGateway",
+        "HubVpc85493B83": "AWS::EC2::VPC",
+        "HubAttachment": "AWS::EC2::TransitGatewayVpcAttachment",
+        "AttachmentLookupLogs0DD04D99": "AWS::Logs::LogGroup",
+        **dict.fromkeys(HUB_ZONES, "AWS::Route53::HostedZone"),
+        "ForwardCityKobeLgJp": "AWS::Route53Resolver::ResolverRule",
+        "DnsFirewall": "AWS::Route53Resolver::FirewallRuleGroup",
+    },
+    "KobeStg-Spoke-ResidentRegistry": SPOKE,
+    "KobeStg-Spoke-Linkage": SPOKE,
+    "KobeStg-NetworkAttachments": {"EndpointZonesLogs9CE3CBE6": "AWS::Logs::LogGroup"},
 }
 
 
 def test_stateful_logical_ids_are_pinned(stg) -> None:
     found = {
-        stack: {lid: r["Type"] for lid, r in stg.resources(stack).items() if r["Type"] in STATEFUL_TYPES}
+        stack: {
+            lid: r["Type"] for lid, r in stg.resources(stack).items() if r["Type"] in STATEFUL_TYPES + REFERENCED_BY_ID
+        }
         for stack in stg.templates
     }
     assert found == PINNED

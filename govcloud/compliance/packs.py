@@ -28,6 +28,7 @@ def settings_for(cfg: Config) -> Settings:
         environment=cfg.name,
         municipality=cfg.municipality_tag,
         min_log_retention_days=cfg.logging.retention_days,
+        allowed_ingress_cidrs=tuple(cfg.known_cidrs),
         managed_by=MANAGED_BY,
     )
 

@@ -94,6 +94,8 @@ class AccountGuards(Construct):
 
         # Blocks internet-gateway traffic for the whole account and region: the closed network stays closed
         # even if someone attaches an internet gateway later.
-        ec2.CfnVPCBlockPublicAccessOptions(self, "VpcBlockPublicAccess", internet_gateway_block_mode="block-bidirectional")
+        ec2.CfnVPCBlockPublicAccessOptions(
+            self, "VpcBlockPublicAccess", internet_gateway_block_mode="block-bidirectional"
+        )
 
         accessanalyzer.CfnAnalyzer(self, "AccessAnalyzer", type="ACCOUNT", analyzer_name=analyzer_name)

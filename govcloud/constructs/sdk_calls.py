@@ -98,5 +98,7 @@ class SdkCalls:
             ("LambdaConcurrency", "it runs only during deployments of this stack, one call at a time"),
             ("LambdaDLQ", "CloudFormation waits for its answer and reports a failure as a failed deployment"),
         ):
-            acknowledge(function, f"NIST.800.53.R5-{rule}", f"CDK's AwsCustomResource function for {self._purpose}: {why}.")
+            acknowledge(
+                function, f"NIST.800.53.R5-{rule}", f"CDK's AwsCustomResource function for {self._purpose}: {why}."
+            )
         self._acknowledged_function = True

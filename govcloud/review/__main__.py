@@ -10,8 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from govcloud.config import CONFIG_DIR, DEFAULT_ENVIRONMENT, ConfigError
+from govcloud.config import load as load_config
 from govcloud.review import changes as change_guard
-from govcloud.review import report
+from govcloud.review import cost, report
 from govcloud.review.assembly import AssemblyError, load
 
 
@@ -26,8 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     chg.add_argument("old_cdk_out")
     chg.add_argument("new_cdk_out")
     chg.add_argument("--allow", action="append", default=[], metavar="STACK/LOGICAL_ID", help="accept this replacement")
+    cost_parser = sub.add_parser(
+        "cost", help="monthly cost of the shared hub against per-spoke copies, and of DNS delivery"
+    )
+    cost_parser.add_argument("--config", default=str(CONFIG_DIR / f"{DEFAULT_ENVIRONMENT}.toml"))
+    cost_parser.add_argument("--spokes", type=int, nargs="*", default=[], help="extra spoke counts to price (e.g. 20)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "cost":
+            cfg = load_config(args.config)
+            counts = sorted({len(cfg.network.spokes), *args.spokes})
+            print(cost.render(cfg, cost.Prices(), counts), end="")
+            return 0
         if args.command == "report":
             assembly = load(args.cdk_out)
             stages = [args.stage] if args.stage else assembly.stages()
@@ -50,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         text, ok = change_guard.render(change_guard.compare(load(args.old_cdk_out), load(args.new_cdk_out)), args.allow)
         print(text, end="")
         return 0 if ok else 1
-    except AssemblyError as error:
+    except (AssemblyError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -52,13 +52,20 @@ def _schema_index() -> dict[str, str]:
 
 
 @cache
-def create_only(resource_type: str) -> frozenset[str]:
-    """Top-level properties whose change replaces a resource of this type (custom resources: none)."""
+def schema(resource_type: str) -> dict[str, Any]:
+    """The CloudFormation resource schema of a type (empty for custom resources and unknown types)."""
     digest = _schema_index().get(resource_type)
     if digest is None:
-        return frozenset()
-    schema = json.loads((_schemas_dir() / "resources" / f"{digest}.json").read_text(encoding="utf-8"))
-    return frozenset(p.split("/")[2] for p in schema.get("createOnlyProperties", []) if p.startswith("/properties/"))
+        return {}
+    loaded: dict[str, Any] = json.loads((_schemas_dir() / "resources" / f"{digest}.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def create_only(resource_type: str) -> frozenset[str]:
+    """Top-level properties whose change replaces a resource of this type (custom resources: none)."""
+    paths = schema(resource_type).get("createOnlyProperties", [])
+    return frozenset(p.split("/")[2] for p in paths if p.startswith("/properties/"))
 
 
 @dataclass

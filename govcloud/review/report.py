@@ -286,7 +286,7 @@ def section_compliance(assembly: Assembly, stacks: list[StackArtifact]) -> list[
     by_pack: Counter[str] = Counter()
     by_rule: Counter[str] = Counter()
     for _, _, rule, _ in acknowledgements(stacks):
-        pack = "GovCloud" if rule.startswith("GovCloud::") else rule.split("-")[0]
+        pack = rule.split("::")[0] if "::" in rule else rule.split("-")[0]
         by_pack[pack] += 1
         by_rule[rule] += 1
     lines += [

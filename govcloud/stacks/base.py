@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from govcloud.config import Config, DataClassification
+from govcloud.config import MANAGED_BY, Config, DataClassification
 
 
 class GovCloudStack(cdk.Stack):
@@ -36,8 +36,20 @@ class GovCloudStack(cdk.Stack):
         )
         self.cfg = cfg
         self._zones = list(cfg.zones(region))
+        self.required_tags = {
+            **cfg.tags,
+            "Municipality": cfg.municipality_tag,
+            "Environment": cfg.name,
+            "ManagedBy": MANAGED_BY,
+            "System": system,
+            "DataClassification": classification,
+        }
         cdk.Tags.of(self).add("System", system)
         cdk.Tags.of(self).add("DataClassification", classification)
+
+    def tag_raw_resource(self, resource: cdk.CfnResource) -> None:
+        """Tags for a resource that CDK's tag aspect cannot reach (raw ``CfnResource`` of a CDK provider)."""
+        resource.add_property_override("Tags", [{"Key": k, "Value": v} for k, v in sorted(self.required_tags.items())])
 
     @property
     def availability_zones(self) -> list[str]:

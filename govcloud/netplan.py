@@ -1,0 +1,57 @@
+"""Deterministic subnet layout of the hub and spoke VPCs, computed from config alone (no CDK import).
+
+Config validation uses it (fixed IPs must lie in the right subnets) and the VPC constructs pass the same
+tiers to ``ec2.Vpc``, which allocates them in the same order; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    prefix_offset: int | None = None
+    """Mask relative to the VPC's prefix (None: ``fixed_mask``)."""
+    fixed_mask: int | None = None
+
+    def mask(self, vpc_prefix: int) -> int:
+        if self.fixed_mask is not None:
+            return self.fixed_mask
+        assert self.prefix_offset is not None
+        return vpc_prefix + self.prefix_offset
+
+
+# Largest subnets first, so sequential allocation never needs padding for alignment.
+HUB_TIERS = (Tier("Endpoints", fixed_mask=26), Tier("Resolver", fixed_mask=27), Tier("Attachments", fixed_mask=28))
+SPOKE_TIERS = (Tier("Application", prefix_offset=3), Tier("Data", prefix_offset=4), Tier("Attachments", fixed_mask=28))
+HUB_MAX_PREFIX = 23
+SPOKE_PREFIX_RANGE = (16, 22)
+
+
+def allocate(cidr: str, tiers: tuple[Tier, ...], zone_count: int) -> dict[str, list[ipaddress.IPv4Network]]:
+    """Subnets per tier, one per zone, allocated in tier order then zone order from the start of ``cidr``."""
+    vpc = ipaddress.IPv4Network(cidr)
+    cursor = int(vpc.network_address)
+    layout: dict[str, list[ipaddress.IPv4Network]] = {}
+    for tier in tiers:
+        mask = tier.mask(vpc.prefixlen)
+        size = 2 ** (32 - mask)
+        subnets = []
+        for _ in range(zone_count):
+            cursor = (cursor + size - 1) // size * size  # align
+            subnet = ipaddress.IPv4Network((cursor, mask))
+            if not subnet.subnet_of(vpc):
+                raise ValueError(f"{cidr} is too small for {zone_count} zones of the {tier.name} tier")
+            subnets.append(subnet)
+            cursor += size
+        layout[tier.name] = subnets
+    return layout
+
+
+def usable(subnet: ipaddress.IPv4Network, address: ipaddress.IPv4Address) -> bool:
+    """AWS reserves the first four addresses and the last one of every subnet."""
+    offset = int(address) - int(subnet.network_address)
+    return address in subnet and 4 <= offset < subnet.num_addresses - 1

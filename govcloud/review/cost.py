@@ -1,0 +1,148 @@
+"""What the shared hub costs against endpoints and resolvers copied into every spoke, and what each way of
+delivering DNS to the spokes costs. Monthly, from ``data/aws-prices.json`` (sourced prices; none guessed).
+
+Traffic-dependent charges (data processed, DNS queries) are left out and said to be left out: they are the
+same whichever way the design goes, or they depend on traffic nobody has measured yet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from govcloud.config import PROJECT_ROOT, Config
+
+PRICES_FILE = PROJECT_ROOT / "data" / "aws-prices.json"
+HOURS_PER_MONTH = 730
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    unit: str
+    source: str
+    date: str
+
+
+class Prices:
+    def __init__(self, path: Path = PRICES_FILE) -> None:
+        self._items = json.loads(path.read_text(encoding="utf-8"))["items"]
+
+    def get(self, service: str, item: str, region: str = "ap-northeast-1") -> Price | None:
+        for entry in self._items:
+            if entry["service"] == service and entry["item"] == item and entry["region"] == region:
+                return Price(entry["usd"], entry["unit"], entry["source"], str(entry.get("source_date", "")))
+        return None
+
+    def need(self, service: str, item: str, region: str = "ap-northeast-1") -> Price:
+        price = self.get(service, item, region)
+        if price is None:
+            raise KeyError(f"no price for {service} / {item} / {region} in {PRICES_FILE}")
+        return price
+
+
+ENDPOINT = ("AWS PrivateLink", "Interface VPC endpoint")
+# The source gives the pricing page default without a region; Resolver endpoints are priced alike in most regions.
+RESOLVER = ("Amazon Route 53 Resolver", "Resolver endpoint (inbound or outbound)", "unspecified (page default)")
+ZONE = ("Amazon Route 53", "Hosted zone (first 25 per account)", "global")
+ATTACHMENT = ("AWS Transit Gateway", "Attachment (VPC/VPN/DX-GW/peering are all billed per attachment-hour)")
+PROFILE = ("Amazon Route 53", "Route 53 Profile association", "global")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    spokes: int
+    zones: int
+    services: int
+    hub_endpoints: float
+    spoke_endpoints: float
+    hub_resolver: float
+    spoke_resolvers: float
+    ram_dns: float
+    profile_dns: float | None
+    attachments: float
+
+    @property
+    def saving(self) -> float:
+        return (self.spoke_endpoints + self.spoke_resolvers) - (self.hub_endpoints + self.hub_resolver)
+
+
+def estimate(cfg: Config, prices: Prices, spokes: int | None = None) -> Estimate:
+    """Monthly USD for ``spokes`` spokes (default: the configured ones)."""
+    n = len(cfg.network.spokes) if spokes is None else spokes
+    zones = len(cfg.regions.primary.availability_zones)
+    services = len(cfg.network.endpoint_services)
+    endpoint_hour = prices.need(*ENDPOINT).usd
+    eni_hour = prices.need(*RESOLVER).usd
+    zone_month = prices.need(*ZONE).usd
+    profile = prices.get(*PROFILE)
+    return Estimate(
+        spokes=n,
+        zones=zones,
+        services=services,
+        hub_endpoints=services * zones * endpoint_hour * HOURS_PER_MONTH,
+        spoke_endpoints=n * services * zones * endpoint_hour * HOURS_PER_MONTH,
+        # Hub: one inbound and one outbound endpoint, one ENI per zone each. Without the hub, each spoke needs its
+        # own outbound endpoint to forward the city's names (and one spoke the inbound endpoint).
+        hub_resolver=2 * zones * eni_hour * HOURS_PER_MONTH,
+        spoke_resolvers=(n + 1) * zones * eni_hour * HOURS_PER_MONTH if n else 0.0,
+        # RAM: rules and firewall rule group are shared at no charge; the endpoint zones are paid once.
+        ram_dns=services * zone_month,
+        profile_dns=None if profile is None else n * profile.usd * HOURS_PER_MONTH + services * zone_month,
+        attachments=(n + 1) * prices.need(*ATTACHMENT).usd * HOURS_PER_MONTH,
+    )
+
+
+def render(cfg: Config, prices: Prices, spoke_counts: list[int]) -> str:
+    estimates = [estimate(cfg, prices, n) for n in spoke_counts]
+    head = "| monthly USD | " + " | ".join(f"{e.spokes} spokes" for e in estimates) + " |"
+    rows: list[tuple[str, list[float | None]]] = [
+        ("interface endpoints, shared in the hub", [e.hub_endpoints for e in estimates]),
+        ("interface endpoints, copied into every spoke", [e.spoke_endpoints for e in estimates]),
+        ("Resolver endpoints, in the hub", [e.hub_resolver for e in estimates]),
+        ("Resolver endpoints, per spoke", [e.spoke_resolvers for e in estimates]),
+        ("**saved by the hub**", [e.saving for e in estimates]),
+        ("DNS delivery `ram` (chosen unless config says otherwise): endpoint zones", [e.ram_dns for e in estimates]),
+        ("DNS delivery `profile`: Profile associations + zones", [e.profile_dns for e in estimates]),
+        ("Transit Gateway attachments (hub and spokes; links not counted)", [e.attachments for e in estimates]),
+    ]
+    lines = [
+        f"# Network cost: {cfg.name} (monthly, {HOURS_PER_MONTH} hours)",
+        "",
+        f"{estimates[0].services} shared endpoint services, {estimates[0].zones} zones; "
+        f"DNS delivery in config: `{cfg.network.dns_delivery}`.",
+        "",
+        head,
+        "| --- |" + " ---: |" * len(estimates),
+    ]
+    for label, values in rows:
+        cells = ["not computed: no sourced price" if v is None else f"{v:,.2f}" for v in values]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    cheaper = _cheaper(estimates)
+    lines += ["", cheaper, "", "Unit prices used:", ""]
+    for key in (ENDPOINT, RESOLVER, ZONE, ATTACHMENT):
+        p = prices.need(*key)
+        lines.append(f"- {key[0]}, {key[1]}: {p.usd} {p.unit} (source: {p.source}; {p.date})")
+    if prices.get(*PROFILE) is None:
+        lines.append(
+            f"- {PROFILE[0]}, {PROFILE[1]}: no sourced price in data/aws-prices.json; "
+            "the Profile's cost is not computed."
+        )
+    lines += [
+        "",
+        "Left out: data processed by endpoints and the Transit Gateway, DNS queries (Resolver forwarding, DNS "
+        "Firewall) and Direct Connect ports and data transfer: they depend on traffic, and the endpoint and "
+        "Resolver data charges are the same whether the endpoints sit in the hub or in the spokes.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _cheaper(estimates: list[Estimate]) -> str:
+    if any(e.profile_dns is None for e in estimates):
+        return (
+            "DNS delivery: `ram` costs only the endpoint zones, paid once. The Profile is billed per VPC association "
+            "and hour, but no sourced rate is available here, so its cost is not computed; `ram` stays the default."
+        )
+    ram_wins = all(e.ram_dns <= (e.profile_dns or 0) for e in estimates)
+    return f"DNS delivery: `{'ram' if ram_wins else 'profile'}` is cheaper for every spoke count above."

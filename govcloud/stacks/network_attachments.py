@@ -1,0 +1,60 @@
+"""Hub-side half of each spoke's attachment (network account, deployed after the spokes).
+
+A spoke's attachment lives in the spoke account, but only the Transit Gateway's owner can associate it with a
+route table and propagate its routes. The attachment IDs (and, for zone sharing, the VPC IDs) come from config.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from govcloud.config import Config, pascal
+from govcloud.constructs.transit import associate, propagate
+from govcloud.constructs.zone_sharing import ZoneSharing
+from govcloud.stacks.base import GovCloudStack
+from govcloud.stacks.network_hub import HUB_TABLE, NetworkHubStack
+
+
+class NetworkAttachmentsStack(GovCloudStack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: Config, hub: NetworkHubStack, logs_key: kms.IKey
+    ) -> None:
+        net = cfg.network
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=cfg.account_id(net.account),
+            region=cfg.regions.primary.name,
+            summary="spoke attachments: route-table association and propagation per segment, zone authorizations",
+            system="network",
+            classification="internal",
+        )
+        sharing = None
+        if net.dns_delivery == "ram" and net.spokes:
+            sharing = ZoneSharing(
+                self,
+                "EndpointZones",
+                mode="authorize",
+                zone_ids=[zone.hosted_zone_id for zone in hub.zones.values()],
+                log_key=logs_key,
+                log_retention_days=cfg.logging.retention_days,
+            )
+        for name, spoke in net.spokes.items():
+            scope_ = Construct(self, pascal(name))
+            attachment = spoke.transit_gateway_attachment_id
+            assert attachment is not None  # config validation requires it when spokes exist
+            associate(
+                scope_, "Association", attachment_id=attachment, route_table_id=hub.route_tables[spoke.segment].ref
+            )
+            for target in [spoke.segment, HUB_TABLE, *cfg.allowed_peers(spoke.segment)]:
+                propagate(
+                    scope_,
+                    f"Into{pascal(target)}",
+                    attachment_id=attachment,
+                    route_table_id=hub.route_tables[target].ref,
+                )
+            if sharing is not None:
+                assert spoke.vpc_id is not None
+                sharing.share(scope_, "ZoneAuthorization", vpc_id=spoke.vpc_id, region=cfg.regions.primary.name)

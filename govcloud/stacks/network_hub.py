@@ -1,0 +1,400 @@
+"""Network hub (network account): Transit Gateway with a route table per segment (三層分離), the links to the
+city hall and LGWAN, the hub VPC with shared interface endpoints, and DNS (Resolver, forwarding, DNS Firewall)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_directconnect as dx
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_ram as ram
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as targets
+from aws_cdk import aws_route53profiles as profiles
+from aws_cdk import aws_route53resolver as resolver
+from aws_cdk import aws_s3 as s3
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from govcloud import netplan
+from govcloud.config import Config, pascal
+from govcloud.constructs.isolated_vpc import IsolatedVpc
+from govcloud.constructs.sdk_calls import SdkCalls
+from govcloud.constructs.transit import associate, propagate
+from govcloud.stacks.base import GovCloudStack
+from govcloud.stacks.log_archive import RESOLVER_LOGS_PREFIX
+
+HUB_TABLE = "hub"
+
+
+def endpoint_policy_statement(account_ids: list[str]) -> iam.PolicyStatement:
+    """Endpoints admit principals of the environment's accounts only."""
+    return iam.PolicyStatement(
+        sid="ConfiguredAccountsOnly",
+        principals=[iam.AnyPrincipal()],
+        actions=["*"],
+        resources=["*"],
+        conditions={"StringEquals": {"aws:PrincipalAccount": account_ids}},
+    )
+
+
+def dns_allow_list(cfg: Config) -> list[str]:
+    """Names the DNS Firewall lets through: AWS service names of Tokyo and Osaka, instance names, and config."""
+    aws_names = [
+        f"{pattern}.{region}.{suffix}"
+        for region in (cfg.regions.primary.name, cfg.regions.dr.name)
+        for pattern, suffix in (("*", "amazonaws.com"), ("*", "compute.internal"))
+    ]
+    return [*aws_names, "*.vpce.amazonaws.com", *cfg.network.dns_allowed_domains]
+
+
+class NetworkHubStack(GovCloudStack):
+    """The hub of one environment, in the network account."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, logs_key: kms.IKey) -> None:
+        net = cfg.network
+        region = cfg.regions.primary.name
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=cfg.account_id(net.account),
+            region=region,
+            summary="network hub (Transit Gateway per segment, Direct Connect and VPN links, shared endpoints, DNS)",
+            system="network",
+            classification="internal",
+        )
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
+        spoke_accounts = sorted({cfg.account_id(s.account) for s in net.spokes.values()})
+        all_accounts = sorted({a.id for a in cfg.accounts.values()})
+        spoke_cidrs = sorted(s.cidr for s in net.spokes.values())
+        on_prem = sorted({c for seg in net.segments.values() for c in seg.on_premises_cidrs})
+
+        # ----- Transit Gateway: one route table per segment, plus the hub's -----
+        self.transit_gateway = ec2.CfnTransitGateway(
+            self,
+            "TransitGateway",
+            amazon_side_asn=net.transit_gateway_asn,
+            default_route_table_association="disable",
+            default_route_table_propagation="disable",
+            auto_accept_shared_attachments="enable",
+            dns_support="enable",
+            vpn_ecmp_support="enable",
+            multicast_support="disable",
+            description=f"{cfg.name}: segments {', '.join(net.segments)}",
+        )
+        tgw_id = self.transit_gateway.attr_id
+        self.route_tables: dict[str, ec2.CfnTransitGatewayRouteTable] = {}
+        for name in [HUB_TABLE, *net.segments]:
+            table = ec2.CfnTransitGatewayRouteTable(self, f"{pascal(name)}RouteTable", transit_gateway_id=tgw_id)
+            cdk.Tags.of(table).add("Name", f"{cfg.name}-{name}")
+            self.route_tables[name] = table
+
+        ram.CfnResourceShare(
+            self,
+            "TransitGatewayShare",
+            name=f"{cfg.name}-transit-gateway",
+            allow_external_principals=False,
+            principals=spoke_accounts,
+            resource_arns=[self.format_arn(service="ec2", resource="transit-gateway", resource_name=tgw_id)],
+        )
+
+        # ----- Hub VPC and its attachment: every segment reaches the hub, the hub reaches every segment -----
+        self.hub = IsolatedVpc(
+            self,
+            "HubVpc",
+            cidr=net.hub_cidr,
+            zones=cfg.regions.primary.availability_zones,
+            tiers=netplan.HUB_TIERS,
+            log_bucket=log_bucket,
+        )
+        hub_attachment = ec2.CfnTransitGatewayVpcAttachment(
+            self,
+            "HubAttachment",
+            transit_gateway_id=tgw_id,
+            vpc_id=self.hub.vpc.vpc_id,
+            subnet_ids=[s.subnet_id for s in self.hub.subnets("Attachments")],
+        )
+        associate(
+            self, "HubAttachmentAssociation", attachment_id=hub_attachment.ref, route_table_id=self._table(HUB_TABLE)
+        )
+        for segment in net.segments:
+            propagate(
+                self,
+                f"HubInto{pascal(segment)}",
+                attachment_id=hub_attachment.ref,
+                route_table_id=self._table(segment),
+            )
+        self.hub.add_routes_to_transit_gateway([*spoke_cidrs, *on_prem], tgw_id, hub_attachment)
+
+        # ----- Links, one set per segment: Direct Connect gateway association, optional VPN -----
+        lookups = SdkCalls(
+            self,
+            "AttachmentLookup",
+            statements=[
+                iam.PolicyStatement(
+                    sid="FindLinkAttachments", actions=["ec2:DescribeTransitGatewayAttachments"], resources=["*"]
+                )
+            ],
+            log_key=logs_key,
+            log_retention_days=cfg.logging.retention_days,
+            purpose="finding the Transit Gateway attachments of Direct Connect and VPN links",
+            wildcard_reason="ec2:DescribeTransitGatewayAttachments is a read-only list call that IAM authorizes "
+            "only on Resource '*'.",
+        )
+        for name, seg in net.segments.items():
+            links = Construct(self, f"{pascal(name)}Links")
+            dx_association = dx.CfnDirectConnectGatewayAssociation(
+                links,
+                "DirectConnect",
+                direct_connect_gateway_id=seg.direct_connect_gateway_id,
+                associated_gateway_id=tgw_id,
+                allowed_prefixes_to_direct_connect_gateway=list(seg.direct_connect_allowed_prefixes),
+            )
+            attachments = [
+                self._link_attachment(
+                    lookups,
+                    links,
+                    "DirectConnectAttachment",
+                    seg.direct_connect_gateway_id,
+                    "direct-connect-gateway",
+                    dx_association,
+                )
+            ]
+            if seg.vpn is not None:
+                gateway = ec2.CfnCustomerGateway(
+                    links,
+                    "CustomerGateway",
+                    bgp_asn=seg.vpn.customer_gateway_asn,
+                    ip_address=seg.vpn.customer_gateway_ip,
+                    type="ipsec.1",
+                )
+                vpn = ec2.CfnVPNConnection(
+                    links,
+                    "Vpn",
+                    customer_gateway_id=gateway.ref,
+                    transit_gateway_id=tgw_id,
+                    type="ipsec.1",
+                    static_routes_only=False,
+                )
+                attachments.append(
+                    self._link_attachment(
+                        lookups, links, "VpnAttachment", resource_id=vpn.ref, resource_type="vpn", after=vpn
+                    )
+                )
+            for i, attachment_id in enumerate(attachments):
+                associate(links, f"Association{i}", attachment_id=attachment_id, route_table_id=self._table(name))
+                for target in [name, HUB_TABLE, *cfg.allowed_peers(name)]:
+                    propagate(
+                        links,
+                        f"Into{pascal(target)}{i}",
+                        attachment_id=attachment_id,
+                        route_table_id=self._table(target),
+                    )
+
+        # ----- Shared interface endpoints, reached from spokes through private hosted zones -----
+        endpoint_group = ec2.SecurityGroup(
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.hub.vpc,
+            description="Shared interface endpoints: HTTPS from the hub and the spokes",
+            allow_all_outbound=False,
+        )
+        for cidr in [net.hub_cidr, *spoke_cidrs]:
+            endpoint_group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), f"HTTPS from {cidr}")
+        self.zones: dict[str, route53.PrivateHostedZone] = {}
+        for service in net.endpoint_services:
+            endpoint = ec2.InterfaceVpcEndpoint(
+                self,
+                f"Endpoint{pascal(service)}",
+                vpc=self.hub.vpc,
+                service=ec2.InterfaceVpcEndpointAwsService(service),
+                subnets=ec2.SubnetSelection(subnet_group_name="Endpoints"),
+                security_groups=[endpoint_group],
+                private_dns_enabled=False,
+                open=False,
+            )
+            endpoint.add_to_policy(endpoint_policy_statement(all_accounts))
+            zone = route53.PrivateHostedZone(
+                self, f"Zone{pascal(service)}", zone_name=f"{service}.{region}.amazonaws.com", vpc=self.hub.vpc
+            )
+            route53.ARecord(
+                zone,
+                "Apex",
+                zone=zone,
+                target=route53.RecordTarget.from_alias(targets.InterfaceVpcEndpointTarget(endpoint)),
+            )
+            self.zones[service] = zone
+
+        # ----- DNS: inbound endpoint for the city hall, forwarding to the city's DNS, DNS Firewall, query logs -----
+        inbound_group = ec2.SecurityGroup(
+            self,
+            "ResolverInboundSecurityGroup",
+            vpc=self.hub.vpc,
+            description="DNS from the city hall networks",
+            allow_all_outbound=False,
+        )
+        for cidr in on_prem:
+            for port in (ec2.Port.tcp(53), ec2.Port.udp(53)):
+                inbound_group.add_ingress_rule(ec2.Peer.ipv4(cidr), port, f"DNS from {cidr}")
+        resolver_subnets = self.hub.subnets("Resolver")
+        subnet_of_ip = _subnet_for_ips(net.resolver_inbound_ips, net.hub_cidr, len(resolver_subnets))
+        resolver.CfnResolverEndpoint(
+            self,
+            "InboundEndpoint",
+            direction="INBOUND",
+            name=f"{cfg.name}-inbound",
+            security_group_ids=[inbound_group.security_group_id],
+            ip_addresses=[
+                resolver.CfnResolverEndpoint.IpAddressRequestProperty(subnet_id=resolver_subnets[i].subnet_id, ip=ip)
+                for ip, i in subnet_of_ip
+            ],
+        )
+        outbound_group = ec2.SecurityGroup(
+            self,
+            "ResolverOutboundSecurityGroup",
+            vpc=self.hub.vpc,
+            description="DNS to the city hall DNS servers",
+            allow_all_outbound=False,
+        )
+        for ip in net.on_premises_dns:
+            for port in (ec2.Port.tcp(53), ec2.Port.udp(53)):
+                outbound_group.add_egress_rule(ec2.Peer.ipv4(f"{ip}/32"), port, f"DNS to {ip}")
+        outbound = resolver.CfnResolverEndpoint(
+            self,
+            "OutboundEndpoint",
+            direction="OUTBOUND",
+            name=f"{cfg.name}-outbound",
+            security_group_ids=[outbound_group.security_group_id],
+            ip_addresses=[
+                resolver.CfnResolverEndpoint.IpAddressRequestProperty(subnet_id=s.subnet_id) for s in resolver_subnets
+            ],
+        )
+        self.rules: dict[str, resolver.CfnResolverRule] = {}
+        for domain in net.forward_domains:
+            rule = resolver.CfnResolverRule(
+                self,
+                f"Forward{pascal(domain.replace('.', '-'))}",
+                domain_name=domain,
+                rule_type="FORWARD",
+                resolver_endpoint_id=outbound.attr_resolver_endpoint_id,
+                target_ips=[
+                    resolver.CfnResolverRule.TargetAddressProperty(ip=ip, port="53") for ip in net.on_premises_dns
+                ],
+                name=f"{cfg.name}-{domain.replace('.', '-')}",
+            )
+            resolver.CfnResolverRuleAssociation(
+                self, f"{rule.node.id}Hub", resolver_rule_id=rule.attr_resolver_rule_id, vpc_id=self.hub.vpc.vpc_id
+            )
+            self.rules[domain] = rule
+
+        allowed = resolver.CfnFirewallDomainList(
+            self, "AllowedDomains", name=f"{cfg.name}-allowed", domains=dns_allow_list(cfg)
+        )
+        everything = resolver.CfnFirewallDomainList(self, "AllDomains", name=f"{cfg.name}-all", domains=["*"])
+        self.firewall = resolver.CfnFirewallRuleGroup(
+            self,
+            "DnsFirewall",
+            name=f"{cfg.name}-dns-firewall",
+            firewall_rules=[
+                resolver.CfnFirewallRuleGroup.FirewallRuleProperty(
+                    action="ALLOW", firewall_domain_list_id=allowed.attr_id, priority=100
+                ),
+                resolver.CfnFirewallRuleGroup.FirewallRuleProperty(
+                    action="BLOCK", block_response="NXDOMAIN", firewall_domain_list_id=everything.attr_id, priority=200
+                ),
+            ],
+        )
+        resolver.CfnFirewallRuleGroupAssociation(
+            self,
+            "DnsFirewallHub",
+            firewall_rule_group_id=self.firewall.attr_id,
+            vpc_id=self.hub.vpc.vpc_id,
+            priority=101,
+            mutation_protection="ENABLED",
+            name=f"{cfg.name}-hub",
+        )
+        query_logs = resolver.CfnResolverQueryLoggingConfig(
+            self,
+            "QueryLogging",
+            name=f"{cfg.name}-hub",
+            destination_arn=f"arn:aws:s3:::{cfg.log_bucket_name}/{RESOLVER_LOGS_PREFIX}",
+        )
+        resolver.CfnResolverQueryLoggingConfigAssociation(
+            self, "QueryLoggingHub", resolver_query_log_config_id=query_logs.attr_id, resource_id=self.hub.vpc.vpc_id
+        )
+
+        # ----- Delivery of DNS to the spokes -----
+        if net.dns_delivery == "ram":
+            ram.CfnResourceShare(
+                self,
+                "DnsShare",
+                name=f"{cfg.name}-dns",
+                allow_external_principals=False,
+                principals=spoke_accounts,
+                resource_arns=[*(r.attr_arn for r in self.rules.values()), self.firewall.attr_arn],
+            )
+        else:
+            profile = profiles.CfnProfile(self, "DnsProfile", name=f"{cfg.name}-dns")
+            resources = {f"Zone{pascal(s)}": z.hosted_zone_arn for s, z in self.zones.items()}
+            resources |= {rule.node.id: rule.attr_arn for rule in self.rules.values()}
+            for name, arn in resources.items():
+                profiles.CfnProfileResourceAssociation(
+                    self, f"Profile{name}", profile_id=profile.attr_id, resource_arn=arn, name=name
+                )
+            profiles.CfnProfileResourceAssociation(
+                self,
+                "ProfileDnsFirewall",
+                profile_id=profile.attr_id,
+                resource_arn=self.firewall.attr_arn,
+                name="dns-firewall",
+                resource_properties='{"priority": 101}',
+            )
+            ram.CfnResourceShare(
+                self,
+                "DnsShare",
+                name=f"{cfg.name}-dns-profile",
+                allow_external_principals=False,
+                principals=spoke_accounts,
+                resource_arns=[profile.attr_arn],
+            )
+
+    def _table(self, name: str) -> str:
+        return self.route_tables[name].ref
+
+    def _link_attachment(
+        self,
+        lookups: SdkCalls,
+        scope: Construct,
+        construct_id: str,
+        resource_id: str,
+        resource_type: str,
+        after: cdk.CfnResource,
+    ) -> str:
+        """The attachment AWS creates for a Direct Connect gateway association or VPN connection (CloudFormation
+        returns no ID for either), read at deploy time with DescribeTransitGatewayAttachments."""
+        call = cr.AwsSdkCall(
+            service="EC2",
+            action="describeTransitGatewayAttachments",
+            parameters={
+                "Filters": [
+                    {"Name": "transit-gateway-id", "Values": [self.transit_gateway.attr_id]},
+                    {"Name": "resource-type", "Values": [resource_type]},
+                    {"Name": "resource-id", "Values": [resource_id]},
+                ]
+            },
+            physical_resource_id=cr.PhysicalResourceId.of(f"{resource_type}-{resource_id}"),
+            output_paths=["TransitGatewayAttachments.0.TransitGatewayAttachmentId"],
+        )
+        lookup = lookups.call(scope, construct_id, call)
+        lookup.node.add_dependency(after)
+        return lookup.get_response_field("TransitGatewayAttachments.0.TransitGatewayAttachmentId")
+
+
+def _subnet_for_ips(ips: tuple[str, ...], hub_cidr: str, zone_count: int) -> list[tuple[str, int]]:
+    """(ip, index of the resolver subnet that holds it); config validation guarantees each lies in one."""
+    import ipaddress  # noqa: PLC0415
+
+    subnets = netplan.allocate(hub_cidr, netplan.HUB_TIERS, zone_count)["Resolver"]
+    return [(ip, next(i for i, n in enumerate(subnets) if ipaddress.IPv4Address(ip) in n)) for ip in ips]

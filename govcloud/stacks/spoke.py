@@ -1,0 +1,244 @@
+"""Spoke network of one system account: an isolated VPC in one segment, attached to the hub's Transit Gateway."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_route53profiles as profiles
+from aws_cdk import aws_route53resolver as resolver
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from govcloud import netplan
+from govcloud.compliance.packs import acknowledge
+from govcloud.config import Config, pascal
+from govcloud.constructs.isolated_vpc import IsolatedVpc
+from govcloud.constructs.zone_sharing import ZoneSharing
+from govcloud.stacks.base import GovCloudStack
+from govcloud.stacks.log_archive import RESOLVER_LOGS_PREFIX
+from govcloud.stacks.network_hub import endpoint_policy_statement
+
+# Buckets owned by AWS that hosts must reach through the S3 gateway endpoint, or they cannot be managed:
+# the SSM agent and its documents and packages, patch baselines, the CloudWatch agent, Amazon Linux repositories.
+AWS_OWNED_BUCKETS = (
+    "aws-ssm-{r}",
+    "aws-windows-downloads-{r}",
+    "amazon-ssm-{r}",
+    "amazon-ssm-packages-{r}",
+    "{r}-birdwatcher-prod",
+    "aws-ssm-distributor-file-{r}",
+    "aws-ssm-document-attachments-{r}",
+    "patch-baseline-snapshot-{r}",
+    "amazoncloudwatch-agent-{r}",
+    "al2023-repos-{r}-de612dc2",
+    "amazonlinux-2-repos-{r}",
+)
+
+EPHEMERAL = (1024, 65535)
+
+
+class SpokeNetworkStack(GovCloudStack):
+    """VPC, NACLs per tier, S3 gateway endpoint, flow logs, Transit Gateway attachment and routes, and the hub's
+    DNS (forwarding rules, DNS Firewall, endpoint zones) for one spoke."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, spoke: str, logs_key: kms.IKey) -> None:
+        net = cfg.network
+        conf = net.spokes[spoke]
+        region = cfg.regions.primary.name
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=cfg.account_id(conf.account),
+            region=region,
+            summary=f"spoke network of '{spoke}' in segment '{conf.segment}' "
+            "(isolated VPC, Transit Gateway attachment)",
+            system=spoke,
+            classification="internal",
+        )
+        ids = net.ids
+        assert ids.transit_gateway_id is not None  # config validation requires it when spokes exist
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
+        all_accounts = sorted({a.id for a in cfg.accounts.values()})
+
+        self.network = IsolatedVpc(
+            self,
+            "Vpc",
+            cidr=conf.cidr,
+            zones=cfg.regions.primary.availability_zones,
+            tiers=netplan.SPOKE_TIERS,
+            log_bucket=log_bucket,
+        )
+        vpc = self.network.vpc
+
+        # What this spoke may reach: the hub, its own segment (city hall side and other spokes), allowed segments.
+        segment = net.segments[conf.segment]
+        peers = cfg.allowed_peers(conf.segment)
+        same_segment = [c for c in cfg.segment_spoke_cidrs(conf.segment) if c != conf.cidr]
+        reachable = sorted(
+            {
+                net.hub_cidr,
+                *segment.on_premises_cidrs,
+                *same_segment,
+                *(c for p in peers for c in net.segments[p].on_premises_cidrs),
+                *(c for p in peers for c in cfg.segment_spoke_cidrs(p)),
+            }
+        )
+        self.reachable = reachable
+
+        attachment = ec2.CfnTransitGatewayVpcAttachment(
+            self,
+            "TransitGatewayAttachment",
+            transit_gateway_id=ids.transit_gateway_id,
+            vpc_id=vpc.vpc_id,
+            subnet_ids=[s.subnet_id for s in self.network.subnets("Attachments")],
+        )
+        self.network.add_routes_to_transit_gateway(reachable, ids.transit_gateway_id, attachment)
+        self._nacls(vpc, conf.cidr, net.hub_cidr, reachable)
+
+        gateway = vpc.add_gateway_endpoint(
+            "S3Endpoint",
+            service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[ec2.SubnetSelection(subnets=vpc.isolated_subnets)],
+        )
+        gateway.add_to_policy(
+            iam.PolicyStatement(
+                sid="ConfiguredAccountsBuckets",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:PrincipalAccount": all_accounts, "s3:ResourceAccount": all_accounts}},
+            )
+        )
+        gateway.add_to_policy(
+            iam.PolicyStatement(
+                sid="AwsOwnedAgentAndRepositoryBuckets",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject"],
+                resources=[f"arn:aws:s3:::{b.format(r=region)}/*" for b in AWS_OWNED_BUCKETS],
+                conditions={"StringEquals": {"aws:PrincipalAccount": all_accounts}},
+            )
+        )
+
+        self.own_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        if conf.endpoints_in_spoke:
+            group = ec2.SecurityGroup(
+                self,
+                "EndpointSecurityGroup",
+                vpc=vpc,
+                description="Own interface endpoints: HTTPS from this VPC",
+                allow_all_outbound=False,
+            )
+            group.add_ingress_rule(ec2.Peer.ipv4(conf.cidr), ec2.Port.tcp(443), "HTTPS from this VPC")
+            for service in conf.endpoints_in_spoke:
+                endpoint = ec2.InterfaceVpcEndpoint(
+                    self,
+                    f"Endpoint{pascal(service)}",
+                    vpc=vpc,
+                    service=ec2.InterfaceVpcEndpointAwsService(service),
+                    subnets=ec2.SubnetSelection(subnet_group_name="Application"),
+                    security_groups=[group],
+                    private_dns_enabled=True,
+                    open=False,
+                )
+                endpoint.add_to_policy(endpoint_policy_statement(all_accounts))
+                self.own_endpoints[service] = endpoint
+
+        # DNS from the hub.
+        if net.dns_delivery == "ram":
+            for domain, rule_id in sorted(ids.resolver_rule_ids.items()):
+                resolver.CfnResolverRuleAssociation(
+                    self, f"Forward{pascal(domain.replace('.', '-'))}", resolver_rule_id=rule_id, vpc_id=vpc.vpc_id
+                )
+            assert ids.firewall_rule_group_id is not None
+            resolver.CfnFirewallRuleGroupAssociation(
+                self,
+                "DnsFirewall",
+                firewall_rule_group_id=ids.firewall_rule_group_id,
+                vpc_id=vpc.vpc_id,
+                priority=101,
+                mutation_protection="ENABLED",
+                name=f"{cfg.name}-{spoke}",
+            )
+            shared = [s for s in cfg.shared_endpoint_services() if s not in conf.endpoints_in_spoke]
+            sharing = ZoneSharing(
+                self,
+                "EndpointZones",
+                mode="associate",
+                zone_ids=[ids.hosted_zone_ids[s] for s in shared],
+                log_key=logs_key,
+                log_retention_days=cfg.logging.retention_days,
+            )
+            sharing.share(self, "EndpointZoneAssociation", vpc_id=vpc.vpc_id, region=region)
+        else:
+            assert ids.profile_id is not None
+            profiles.CfnProfileAssociation(
+                self, "DnsProfile", profile_id=ids.profile_id, resource_id=vpc.vpc_id, name=f"{cfg.name}-{spoke}"
+            )
+        query_logs = resolver.CfnResolverQueryLoggingConfig(
+            self,
+            "QueryLogging",
+            name=f"{cfg.name}-{spoke}",
+            destination_arn=f"arn:aws:s3:::{cfg.log_bucket_name}/{RESOLVER_LOGS_PREFIX}",
+        )
+        resolver.CfnResolverQueryLoggingConfigAssociation(
+            self, "QueryLoggingVpc", resolver_query_log_config_id=query_logs.attr_id, resource_id=vpc.vpc_id
+        )
+
+    def _nacls(self, vpc: ec2.Vpc, own: str, hub: str, reachable: list[str]) -> None:
+        """Stateless guards per tier: the VPC itself, the hub and the segment, on the ports each tier needs."""
+        tcp_https = ec2.AclTraffic.tcp_port(443)
+        tcp_ephemeral = ec2.AclTraffic.tcp_port_range(*EPHEMERAL)
+        everything = ec2.AclTraffic.all_traffic()
+        plan: dict[str, list[tuple[str, ec2.TrafficDirection, list[str], ec2.AclTraffic]]] = {
+            # Application: serves HTTPS to the city hall and calls the hub's endpoints and segment services.
+            "Application": [
+                ("Https", ec2.TrafficDirection.INGRESS, reachable, tcp_https),
+                ("Returns", ec2.TrafficDirection.INGRESS, reachable, tcp_ephemeral),
+                ("HttpsOut", ec2.TrafficDirection.EGRESS, reachable, tcp_https),
+                ("ReturnsOut", ec2.TrafficDirection.EGRESS, reachable, tcp_ephemeral),
+            ],
+            # Data: reached only from inside the VPC; calls the hub's endpoints (agents, patching).
+            "Data": [
+                ("Returns", ec2.TrafficDirection.INGRESS, [hub], tcp_ephemeral),
+                ("HttpsOut", ec2.TrafficDirection.EGRESS, [hub], tcp_https),
+            ],
+            # Attachments: the Transit Gateway's interfaces carry whatever the other tiers may send.
+            "Attachments": [
+                ("All", ec2.TrafficDirection.INGRESS, reachable, everything),
+                ("AllOut", ec2.TrafficDirection.EGRESS, reachable, everything),
+            ],
+        }
+        for tier, entries in plan.items():
+            acl = ec2.NetworkAcl(
+                self, f"{tier}Acl", vpc=vpc, subnet_selection=ec2.SubnetSelection(subnet_group_name=tier)
+            )
+            acknowledge(
+                acl,
+                "AwsSolutions-VPC3",
+                "NACLs per tier are a deliberate second, stateless guard of the closed network (三層分離); security "
+                "groups stay the primary control and the entries are generated from config, not edited by hand.",
+            )
+            number = 100
+            for direction in (ec2.TrafficDirection.INGRESS, ec2.TrafficDirection.EGRESS):
+                suffix = "In" if direction == ec2.TrafficDirection.INGRESS else "Out"
+                acl.add_entry(
+                    f"Vpc{suffix}",
+                    cidr=ec2.AclCidr.ipv4(own),
+                    rule_number=number,
+                    traffic=everything,
+                    direction=direction,
+                    rule_action=ec2.Action.ALLOW,
+                )
+            for name, direction, cidrs, traffic in entries:
+                for cidr in cidrs:
+                    number += 10
+                    acl.add_entry(
+                        f"{name}{number}",
+                        cidr=ec2.AclCidr.ipv4(cidr),
+                        rule_number=number,
+                        traffic=traffic,
+                        direction=direction,
+                        rule_action=ec2.Action.ALLOW,
+                    )

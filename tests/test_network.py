@@ -1,0 +1,431 @@
+"""Closed hub-and-spoke network: 三層分離 by Transit Gateway route tables, no internet path anywhere."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+from typing import Any
+
+import pytest
+
+from govcloud import netplan
+from govcloud.config import ConfigError, parse
+from tests.conftest import config_data
+from tests.support import synth
+
+HUB = "KobeStg-NetworkHub"
+RR = "KobeStg-Spoke-ResidentRegistry"
+ATT = "KobeStg-NetworkAttachments"
+OPEN = ("0.0.0.0/0", "::/0")
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory):
+    """DNS through a Route 53 Profile, and mynumber allowed to talk to lgwan."""
+    data = config_data()
+    data["network"]["dns_delivery"] = "profile"
+    data["network"]["allowed_segment_pairs"] = [["mynumber", "lgwan"]]
+    data["network"]["ids"]["profile_id"] = "rp-0123456789abcdef"
+    data["network"]["segments"]["lgwan"]["direct_connect_allowed_prefixes"] = ["10.100.0.0/22", "10.101.0.0/20"]
+    return synth(parse(data, "variant.toml"), tmp_path_factory.mktemp("variant"))
+
+
+def props(resource: dict[str, Any]) -> dict[str, Any]:
+    return resource.get("Properties", {})
+
+
+def ref_id(value: Any) -> str:
+    """The logical ID a Ref or GetAtt points at (or the literal)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            return value["Fn::GetAtt"][0]
+        if "Fn::GetStackOutput" in value:
+            return value["Fn::GetStackOutput"]["OutputName"]
+    return str(value)
+
+
+# ----- negatives over every template of the app -----
+
+
+@pytest.mark.parametrize("which", ["stg", "prod", "services_on"])
+def test_no_internet_path_anywhere(request, which) -> None:
+    s = request.getfixturevalue(which)
+    for type_ in (
+        "AWS::EC2::InternetGateway",
+        "AWS::EC2::NatGateway",
+        "AWS::EC2::EIP",
+        "AWS::EC2::EgressOnlyInternetGateway",
+        "AWS::EC2::VPCGatewayAttachment",
+    ):
+        assert s.all_resources(type_) == [], type_
+    subnets = s.all_resources("AWS::EC2::Subnet")
+    assert subnets
+    assert [lid for _, lid, r in subnets if props(r).get("MapPublicIpOnLaunch")] == []
+    for _, lid, route in s.all_resources("AWS::EC2::Route"):
+        assert props(route).get("DestinationCidrBlock") not in OPEN, lid
+        assert "DestinationIpv6CidrBlock" not in props(route), lid
+        assert "TransitGatewayId" in props(route) or "VpcEndpointId" in props(route), lid
+
+
+@pytest.mark.parametrize("which", ["stg", "prod", "variant"])
+def test_no_security_group_rule_or_nacl_entry_open_to_everything(request, which) -> None:
+    s = request.getfixturevalue(which)
+    groups = s.all_resources("AWS::EC2::SecurityGroup")
+    assert groups
+    for _, lid, group in groups:
+        for rule in props(group).get("SecurityGroupIngress", []) + props(group).get("SecurityGroupEgress", []):
+            assert rule.get("CidrIp") not in OPEN and rule.get("CidrIpv6") not in OPEN, (lid, rule)
+    for _, lid, rule in s.all_resources("AWS::EC2::SecurityGroupIngress") + s.all_resources(
+        "AWS::EC2::SecurityGroupEgress"
+    ):
+        assert props(rule).get("CidrIp") not in OPEN, lid
+    for _, lid, entry in s.all_resources("AWS::EC2::NetworkAclEntry"):
+        assert props(entry).get("CidrBlock") not in OPEN, lid
+
+
+def test_vpc_block_public_access_in_every_account(stg) -> None:
+    accounts = {a["environment"] for a in stg.artifacts.values()}
+    with_bpa = {
+        stg.artifacts[s]["environment"] for s, _, _ in stg.all_resources("AWS::EC2::VPCBlockPublicAccessOptions")
+    }
+    assert with_bpa == accounts
+
+
+# ----- 三層分離: segment route tables -----
+
+
+def _tables(s) -> dict[str, str]:
+    """Route table logical ID -> segment name."""
+    return {
+        lid: next(t["Value"] for t in props(r)["Tags"] if t["Key"] == "Name").split("-")[-1]
+        for lid, r in s.resources(HUB, "AWS::EC2::TransitGatewayRouteTable").items()
+    }
+
+
+def _propagations(s) -> dict[str, set[str]]:
+    """Segment table -> sources propagated into it (hub template and hub-side attachments stack)."""
+    tables = _tables(s)
+    out: dict[str, set[str]] = {name: set() for name in tables.values()}
+    for stack in (HUB, ATT):
+        for lid, r in s.resources(stack, "AWS::EC2::TransitGatewayRouteTablePropagation").items():
+            table = ref_id(props(r)["TransitGatewayRouteTableId"])
+            table_name = tables.get(table) or next(n for t, n in tables.items() if t in table)
+            source = ref_id(props(r)["TransitGatewayAttachmentId"])
+            if stack == ATT:
+                source = lid.split("Into")[0]  # the spoke's construct
+            out[table_name].add(source)
+    return out
+
+
+def test_transit_gateway_settings(stg) -> None:
+    tgw = props(stg.resources(HUB, "AWS::EC2::TransitGateway")["TransitGateway"])
+    assert tgw["AmazonSideAsn"] == 64512
+    assert tgw["DefaultRouteTableAssociation"] == "disable"
+    assert tgw["DefaultRouteTablePropagation"] == "disable"
+    assert tgw["AutoAcceptSharedAttachments"] == "enable"
+    assert sorted(_tables(stg).values()) == ["hub", "lgwan", "mynumber"]
+    share = props(stg.resources(HUB, "AWS::RAM::ResourceShare")["TransitGatewayShare"])
+    assert share["Principals"] == ["111100000003", "111100000004"]
+    assert share["AllowExternalPrincipals"] is False
+
+
+def test_mynumber_table_reaches_nothing_of_lgwan(stg) -> None:
+    sources = _propagations(stg)
+    assert sources["mynumber"] == {
+        "HubAttachment",
+        "MynumberLinksDirectConnectAttachmentE7A59E2B",
+        "ResidentRegistry",
+        "Linkage",
+    }
+    assert not any("Lgwan" in source for source in sources["mynumber"])
+    assert sources["lgwan"] == {
+        "HubAttachment",
+        "LgwanLinksDirectConnectAttachmentFF739094",
+        "LgwanLinksVpnAttachment1CDBA21F",
+    }
+
+
+def test_mynumber_links_are_associated_with_the_mynumber_table_only(stg) -> None:
+    tables = _tables(stg)
+    associations = {}
+    for r in stg.resources(HUB, "AWS::EC2::TransitGatewayRouteTableAssociation").values():
+        associations.setdefault(ref_id(props(r)["TransitGatewayAttachmentId"]), set()).add(
+            tables[ref_id(props(r)["TransitGatewayRouteTableId"])]
+        )
+    assert associations == {
+        "HubAttachment": {"hub"},
+        "MynumberLinksDirectConnectAttachmentE7A59E2B": {"mynumber"},
+        "LgwanLinksDirectConnectAttachmentFF739094": {"lgwan"},
+        "LgwanLinksVpnAttachment1CDBA21F": {"lgwan"},
+    }
+    spokes = {
+        props(r)["TransitGatewayAttachmentId"]: ref_id(props(r)["TransitGatewayRouteTableId"])
+        for r in stg.resources(ATT, "AWS::EC2::TransitGatewayRouteTableAssociation").values()
+    }
+    assert all("MynumberRouteTable" in table for table in spokes.values()) and len(spokes) == 2
+
+
+def test_mynumber_spoke_routes_reach_nothing_of_lgwan(stg, stg_cfg) -> None:
+    lgwan = [ipaddress.IPv4Network(c) for c in stg_cfg.network.segments["lgwan"].on_premises_cidrs]
+    destinations = {props(r)["DestinationCidrBlock"] for r in stg.resources(RR, "AWS::EC2::Route").values()}
+    assert destinations == {"10.100.0.0/22", "172.16.0.0/16", "10.101.16.0/20"}  # hub, city hall mynumber, linkage
+    assert not any(ipaddress.IPv4Network(d).overlaps(n) for d in destinations for n in lgwan)
+
+
+def test_an_allowed_pair_opens_both_tables(variant) -> None:
+    sources = _propagations(variant)
+    assert "LgwanLinksDirectConnectAttachmentFF739094" in sources["mynumber"]
+    assert {"ResidentRegistry", "Linkage"} <= sources["lgwan"]
+    destinations = {props(r)["DestinationCidrBlock"] for r in variant.resources(RR, "AWS::EC2::Route").values()}
+    assert "172.20.0.0/16" in destinations
+
+
+# ----- links -----
+
+
+def test_one_direct_connect_association_per_segment_and_vpn_only_for_lgwan(stg) -> None:
+    dx = {
+        lid.split("Links")[0]: props(r)
+        for lid, r in stg.resources(HUB, "AWS::DirectConnect::DirectConnectGatewayAssociation").items()
+    }
+    assert dx["Mynumber"]["AllowedPrefixesToDirectConnectGateway"] == [
+        "10.100.0.0/22",
+        "10.101.0.0/20",
+        "10.101.16.0/20",
+    ]
+    assert dx["Lgwan"]["AllowedPrefixesToDirectConnectGateway"] == ["10.100.0.0/22"]
+    assert dx["Mynumber"]["DirectConnectGatewayId"] != dx["Lgwan"]["DirectConnectGatewayId"]
+    vpns = stg.resources(HUB, "AWS::EC2::VPNConnection")
+    assert list(vpns) == [next(lid for lid in vpns if lid.startswith("LgwanLinks"))]
+    assert props(next(iter(vpns.values())))["StaticRoutesOnly"] is False
+    gateway = props(next(iter(stg.resources(HUB, "AWS::EC2::CustomerGateway").values())))
+    assert gateway == {**gateway, "BgpAsn": 65010, "IpAddress": "203.0.113.11", "Type": "ipsec.1"}
+
+
+# ----- shared endpoints and DNS -----
+
+
+def test_shared_endpoints_with_our_own_security_group_and_zones(stg, stg_cfg) -> None:
+    endpoints = stg.resources(HUB, "AWS::EC2::VPCEndpoint")
+    assert len(endpoints) == len(stg_cfg.network.endpoint_services) == 16
+    for endpoint in endpoints.values():
+        p = props(endpoint)
+        assert p["PrivateDnsEnabled"] is False and p["VpcEndpointType"] == "Interface"
+        statement = p["PolicyDocument"]["Statement"][0]
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:PrincipalAccount": sorted(a.id for a in stg_cfg.accounts.values())}
+        }
+    group = props(
+        stg.resources(HUB, "AWS::EC2::SecurityGroup")[
+            ref_id(props(next(iter(endpoints.values())))["SecurityGroupIds"][0])
+        ]
+    )
+    assert sorted((r["CidrIp"], r["FromPort"]) for r in group["SecurityGroupIngress"]) == [
+        ("10.100.0.0/22", 443),
+        ("10.101.0.0/20", 443),
+        ("10.101.16.0/20", 443),
+    ]
+    zones = {props(z)["Name"] for z in stg.resources(HUB, "AWS::Route53::HostedZone").values()}
+    assert "ssm.ap-northeast-1.amazonaws.com." in zones and len(zones) == 16
+    assert len(stg.resources(HUB, "AWS::Route53::RecordSet")) == 16
+
+
+def test_resolver_endpoints_rules_firewall_and_query_logs(stg, stg_cfg) -> None:
+    endpoints = {
+        props(r)["Direction"]: props(r) for r in stg.resources(HUB, "AWS::Route53Resolver::ResolverEndpoint").values()
+    }
+    assert [a["Ip"] for a in endpoints["INBOUND"]["IpAddresses"]] == ["10.100.0.138", "10.100.0.170"]
+    rule = props(stg.resources(HUB, "AWS::Route53Resolver::ResolverRule")["ForwardCityKobeLgJp"])
+    assert rule["DomainName"] == "city.kobe.lg.jp" and rule["RuleType"] == "FORWARD"
+    assert [t["Ip"] for t in rule["TargetIps"]] == ["172.16.0.53", "172.16.1.53"]
+    firewall = props(stg.resources(HUB, "AWS::Route53Resolver::FirewallRuleGroup")["DnsFirewall"])
+    assert [(r["Action"], r["Priority"]) for r in firewall["FirewallRules"]] == [("ALLOW", 100), ("BLOCK", 200)]
+    lists = {
+        props(r)["Name"]: props(r)["Domains"]
+        for r in stg.resources(HUB, "AWS::Route53Resolver::FirewallDomainList").values()
+    }
+    assert lists["kobe-stg-all"] == ["*"]
+    assert (
+        "*.ap-northeast-1.amazonaws.com" in lists["kobe-stg-allowed"]
+        and "*.city.kobe.lg.jp" in lists["kobe-stg-allowed"]
+    )
+    logs = props(next(iter(stg.resources(HUB, "AWS::Route53Resolver::ResolverQueryLoggingConfig").values())))
+    assert logs["DestinationArn"] == "arn:aws:s3:::kobe-stg-log-archive-111100000001-ap-northeast-1/resolver-query-logs"
+    share = props(stg.resources(HUB, "AWS::RAM::ResourceShare")["DnsShare"])
+    assert len(share["ResourceArns"]) == 2 and share["Principals"] == ["111100000003", "111100000004"]
+
+
+def test_spoke_dns_with_ram_delivery(stg) -> None:
+    spoke = stg.resources(RR)
+    associations = [props(r) for r in spoke.values() if r["Type"] == "AWS::Route53Resolver::ResolverRuleAssociation"]
+    assert [a["ResolverRuleId"] for a in associations] == ["rslvr-rr-010000000000a"]
+    firewall = next(
+        props(r) for r in spoke.values() if r["Type"] == "AWS::Route53Resolver::FirewallRuleGroupAssociation"
+    )
+    assert firewall["FirewallRuleGroupId"] == "rslvr-frg-010000000000a"
+    sharing = next(props(r) for r in spoke.values() if r["Type"] == "Custom::HostedZoneSharing")
+    assert sharing["Mode"] == "associate" and len(sharing["HostedZoneIds"]) == 16
+    authorizations = [props(r) for r in stg.resources(ATT, "Custom::HostedZoneSharing").values()]
+    assert sorted(a["VpcId"] for a in authorizations) == ["vpc-0100000000000a1", "vpc-0100000000000a2"]
+    assert all(a["Mode"] == "authorize" for a in authorizations)
+
+
+def test_spoke_dns_with_profile_delivery(variant) -> None:
+    assert variant.resources(RR, "Custom::HostedZoneSharing") == {}
+    (association,) = variant.resources(RR, "AWS::Route53Profiles::ProfileAssociation").values()
+    assert props(association)["ProfileId"] == "rp-0123456789abcdef"
+    assert len(variant.resources(HUB, "AWS::Route53Profiles::ProfileResourceAssociation")) == 16 + 1 + 1
+    assert variant.resources(ATT, "Custom::HostedZoneSharing") == {}
+
+
+# ----- spoke VPC -----
+
+
+def test_spoke_subnets_follow_the_plan(stg, stg_cfg) -> None:
+    spoke = stg_cfg.network.spokes["resident-registry"]
+    plan = netplan.allocate(spoke.cidr, netplan.SPOKE_TIERS, 2)
+    expected = sorted(str(n) for subnets in plan.values() for n in subnets)
+    actual = sorted(props(r)["CidrBlock"] for r in stg.resources(RR, "AWS::EC2::Subnet").values())
+    assert actual == expected
+    assert [str(n) for n in plan["Attachments"]] == ["10.101.6.0/28", "10.101.6.16/28"]
+    hub_plan = netplan.allocate(stg_cfg.network.hub_cidr, netplan.HUB_TIERS, 2)
+    hub_actual = sorted(props(r)["CidrBlock"] for r in stg.resources(HUB, "AWS::EC2::Subnet").values())
+    assert hub_actual == sorted(str(n) for subnets in hub_plan.values() for n in subnets)
+
+
+def test_spoke_nacls_per_tier(stg) -> None:
+    acls = stg.resources(RR, "AWS::EC2::NetworkAcl")
+    assert len(acls) == 3
+    entries = [props(r) for r in stg.resources(RR, "AWS::EC2::NetworkAclEntry").values()]
+    data_in = {
+        (e["CidrBlock"], e.get("PortRange", {}).get("From"))
+        for e in entries
+        if "DataAcl" in ref_id(e["NetworkAclId"]) and not e.get("Egress")
+    }
+    assert data_in == {("10.101.0.0/20", None), ("10.100.0.0/22", 1024)}  # the VPC itself, returns from the hub
+    assert all(e["RuleAction"] == "allow" for e in entries)
+    known = {"10.101.0.0/20", "10.100.0.0/22", "172.16.0.0/16", "10.101.16.0/20"}
+    assert {e["CidrBlock"] for e in entries} <= known
+
+
+def test_spoke_gateway_endpoint_admits_accounts_and_aws_agent_buckets(stg) -> None:
+    gateway = next(
+        props(r)
+        for r in stg.resources(RR, "AWS::EC2::VPCEndpoint").values()
+        if r["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
+    )
+    statements = {s["Sid"]: s for s in gateway["PolicyDocument"]["Statement"]}
+    buckets = statements["AwsOwnedAgentAndRepositoryBuckets"]["Resource"]
+    for bucket in (
+        "aws-ssm-ap-northeast-1",
+        "amazoncloudwatch-agent-ap-northeast-1",
+        "patch-baseline-snapshot-ap-northeast-1",
+        "al2023-repos-ap-northeast-1-de612dc2",
+    ):
+        assert f"arn:aws:s3:::{bucket}/*" in buckets
+    assert set(statements["ConfiguredAccountsBuckets"]["Condition"]["StringEquals"]) == {
+        "aws:PrincipalAccount",
+        "s3:ResourceAccount",
+    }
+
+
+def test_spoke_flow_logs_go_to_the_archive_prefix(stg) -> None:
+    (flow,) = stg.resources(RR, "AWS::EC2::FlowLog").values()
+    p = props(flow)
+    assert p["LogDestination"] == "arn:aws:s3:::kobe-stg-log-archive-111100000001-ap-northeast-1/vpc-flow-logs/"
+    assert p["DestinationOptions"] == {
+        "FileFormat": "parquet",
+        "HiveCompatiblePartitions": False,
+        "PerHourPartition": True,
+    }
+    assert p["TrafficType"] == "ALL"
+
+
+def test_linkage_spoke_has_its_own_execute_api_endpoint(stg) -> None:
+    endpoints = [props(r) for r in stg.resources("KobeStg-Spoke-Linkage", "AWS::EC2::VPCEndpoint").values()]
+    interface = [e for e in endpoints if e.get("VpcEndpointType") == "Interface"]
+    assert len(interface) == 1 and interface[0]["PrivateDnsEnabled"] is True
+    assert json.dumps(interface[0]["ServiceName"]).count("execute-api") == 1
+    sharing = next(props(r) for r in stg.resources("KobeStg-Spoke-Linkage", "Custom::HostedZoneSharing").values())
+    assert len(sharing["HostedZoneIds"]) == 16  # execute-api is not a hub service, so all 16 hub zones
+
+
+# ----- bad network configs -----
+
+
+def _net(edit) -> str:
+    data = copy.deepcopy(config_data())
+    edit(data["network"])
+    with pytest.raises(ConfigError) as caught:
+        parse(data, "net.toml")
+    return str(caught.value)
+
+
+def test_overlapping_cidrs() -> None:
+    message = _net(lambda n: n["spokes"]["linkage"].update(cidr="10.101.8.0/21"))
+    assert (
+        "network.spokes.linkage.cidr = '10.101.8.0/21': overlaps network.spokes.resident-registry.cidr (10.101.0.0/20)"
+        in message
+    )
+
+
+def test_resolver_ip_outside_its_subnets() -> None:
+    message = _net(lambda n: n.update(resolver_inbound_ips=["10.100.0.10", "10.100.0.170"]))
+    assert (
+        "network.resolver_inbound_ips[0] = '10.100.0.10': not a usable address of the resolver subnets (10.100.0.128/27, 10.100.0.160/27)"
+        in message
+    )
+
+
+def test_public_asn() -> None:
+    message = _net(lambda n: n.update(transit_gateway_asn=16509))
+    assert "network.transit_gateway_asn = 16509: must be a private ASN: 64512-65534 or 4200000000-4294967294" in message
+
+
+def test_unknown_segment() -> None:
+    message = _net(lambda n: n["spokes"]["linkage"].update(segment="internet"))
+    assert "network.spokes.linkage.segment = 'internet': unknown segment; known: mynumber, lgwan" in message
+
+
+def test_link_shared_by_two_segments() -> None:
+    message = _net(
+        lambda n: n["segments"]["lgwan"].update(
+            direct_connect_gateway_id=n["segments"]["mynumber"]["direct_connect_gateway_id"]
+        )
+    )
+    assert (
+        "network.segments.lgwan.direct_connect_gateway_id" in message
+        and "already the link of segment 'mynumber'" in message
+    )
+    message = _net(lambda n: n["segments"]["mynumber"].update(vpn=dict(n["segments"]["lgwan"]["vpn"])))
+    assert (
+        "network.segments.lgwan.vpn.customer_gateway_ip" in message
+        and "already the VPN of segment 'mynumber'" in message
+    )
+
+
+def test_prefix_of_another_segment_on_a_link() -> None:
+    message = _net(lambda n: n["segments"]["lgwan"].update(direct_connect_allowed_prefixes=["10.101.0.0/20"]))
+    assert (
+        "network.segments.lgwan.direct_connect_allowed_prefixes[0] = '10.101.0.0/20': not inside the hub or this segment's spokes"
+        in message
+    )
+
+
+def test_missing_cross_account_id_says_how_to_read_it() -> None:
+    message = _net(lambda n: n["ids"].pop("transit_gateway_id"))
+    assert (
+        "network.ids.transit_gateway_id: required: spoke stacks in other accounts attach to the hub's transit gateway"
+        in message
+    )
+    assert "After deploying KobeStg-NetworkHub, read it with: aws ec2 describe-transit-gateways" in message
+    message = _net(lambda n: n["spokes"]["linkage"].pop("transit_gateway_attachment_id"))
+    assert "network.spokes.linkage.transit_gateway_attachment_id: required" in message
+
+
+def test_unknown_endpoint_service() -> None:
+    message = _net(lambda n: n["endpoint_services"].append("s3-outposts"))
+    assert "network.endpoint_services[16] = 's3-outposts': unknown; allowed:" in message
