@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import itertools
 import re
 import tomllib
 import typing
@@ -283,6 +284,38 @@ class NetworkSettings(_Model):
     ids: DeployedIds = Field(default_factory=DeployedIds)
 
 
+class ZoneLifecycle(_Model):
+    """Lifecycle of one data lake zone's bucket."""
+
+    infrequent_access_after_days: Annotated[Int, Field(ge=30)] | None = None
+    glacier_after_days: Annotated[Int, Field(ge=31)] | None = None
+    expire_after_days: Annotated[Int, Field(ge=1, le=36500)] | None = None
+    noncurrent_expire_after_days: Annotated[Int, Field(ge=1, le=36500)]
+
+
+class ObjectLock(_Model):
+    mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    days: Annotated[Int, Field(ge=1, le=36500)]
+
+
+DATA_LAKE_ZONES = ("raw", "curated", "analytics")
+
+
+class DataLake(_Model):
+    account: Annotated[Str, Field(pattern=ROLE_NAME)]
+    zones: dict[Literal["raw", "curated", "analytics"], ZoneLifecycle]
+    raw_object_lock: ObjectLock | None = None
+    """Object Lock on the raw zone (and then on its replica in Osaka)."""
+    replicate: tuple[Literal["raw", "curated", "analytics"], ...]
+    """Zones copied to Osaka."""
+    crawler_schedule: Annotated[Str, Field(pattern=r"^cron\(.+\)$")]
+    athena_bytes_scanned_cutoff: Annotated[Int, Field(ge=10_000_000)]
+    """Athena stops a query that would scan more than this many bytes (minimum 10 MB)."""
+    results_expire_after_days: Annotated[Int, Field(ge=1, le=3650)]
+    administrators: tuple[Annotated[Str, Field(pattern=r"^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]{1,64}$")], ...]
+    """Lake Formation administrators besides the role that deploys the stacks."""
+
+
 class Config(_Model):
     environment: EnvironmentSettings
     municipality: Municipality
@@ -293,6 +326,7 @@ class Config(_Model):
     log_archive: LogArchive
     alarms: Alarms
     network: NetworkSettings
+    data_lake: DataLake
     tags: dict[Str, Str] = Field(default_factory=dict)
 
     # ----- derived values (no I/O) -----
@@ -333,6 +367,23 @@ class Config(_Model):
 
     def access_log_bucket_name(self, account_id: str, region: str) -> str:
         return f"{self.name}-access-logs-{account_id}-{region}"
+
+    def data_lake_bucket_name(self, zone: str, region: str | None = None) -> str:
+        """``zone`` is raw, curated, analytics or results; Osaka replicas carry the DR region in their name."""
+        account = self.account_id(self.data_lake.account)
+        return f"{self.name}-dl-{zone}-{account}-{region or self.regions.primary.name}"
+
+    def data_lake_role_arn(self, purpose: str) -> str:
+        """Deterministic ARNs of the data lake roles, so that bucket policies can name them without a reference
+        from the stateful stack to the stateless one."""
+        return f"arn:aws:iam::{self.account_id(self.data_lake.account)}:role/{self.name}-dl-{purpose}"
+
+    def cdk_execution_role_arn(self, role: str, region: str | None = None) -> str:
+        """The role CloudFormation deploys with (CDK bootstrap default qualifier)."""
+        account = self.account_id(role)
+        return (
+            f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{region or self.regions.primary.name}"
+        )
 
     @property
     def known_cidrs(self) -> list[str]:
@@ -454,6 +505,7 @@ def _cross_checks(cfg: Config) -> Iterator[Problem]:
             yield Problem(f"tags.{key}", value, "invalid tag value: up to 256 letters, digits, spaces or _.:/=+-@")
 
     yield from _network_checks(cfg)
+    yield from _data_lake_checks(cfg)
 
     any_account = "0" * 12
     for name in (
@@ -572,6 +624,48 @@ def _network_checks(cfg: Config) -> Iterator[Problem]:
                 )
 
     yield from _deployed_id_checks(cfg)
+
+
+def _data_lake_checks(cfg: Config) -> Iterator[Problem]:
+    lake = cfg.data_lake
+    if lake.account not in cfg.accounts:
+        yield Problem("data_lake.account", lake.account, f"not an account role; known roles: {', '.join(cfg.accounts)}")
+        return
+    if "data-lake" not in cfg.accounts[lake.account].data_classes:
+        yield Problem(
+            f"accounts.{lake.account}.data_classes",
+            list(cfg.accounts[lake.account].data_classes),
+            "the data lake account must hold the 'data-lake' data class (its buckets use that key)",
+        )
+    for zone in DATA_LAKE_ZONES:
+        if zone not in lake.zones:
+            yield Problem(f"data_lake.zones.{zone}", _MISSING, "required zone is missing")
+    for zone, life in lake.zones.items():
+        steps = [
+            (k, v)
+            for k, v in (
+                ("infrequent_access_after_days", life.infrequent_access_after_days),
+                ("glacier_after_days", life.glacier_after_days),
+                ("expire_after_days", life.expire_after_days),
+            )
+            if v is not None
+        ]
+        for (k1, v1), (k2, v2) in itertools.pairwise(steps):
+            if v2 <= v1:
+                yield Problem(f"data_lake.zones.{zone}.{k2}", v2, f"must be later than data_lake.zones.{zone}.{k1}")
+    if lake.raw_object_lock is not None:
+        raw = lake.zones.get("raw")
+        if raw is not None and raw.expire_after_days is not None and raw.expire_after_days < lake.raw_object_lock.days:
+            yield Problem(
+                "data_lake.zones.raw.expire_after_days", raw.expire_after_days, "shorter than the raw zone's lock"
+            )
+    if len(set(lake.replicate)) != len(lake.replicate):
+        yield Problem("data_lake.replicate", list(lake.replicate), "each zone may be listed once")
+    longest = max((*DATA_LAKE_ZONES, "results"), key=len)
+    for region in (cfg.regions.primary.name, cfg.regions.dr.name):
+        name = f"{cfg.name}-dl-{longest}-{'0' * 12}-{region}"
+        if len(name) > 63:
+            yield Problem("environment.name", cfg.name, f"too long: the bucket name {name!r} exceeds 63 characters")
 
 
 def _deployed_id_checks(cfg: Config) -> Iterator[Problem]:

@@ -7,6 +7,9 @@ from constructs import Construct
 
 from govcloud.config import MANAGED_BY, Config, pascal
 from govcloud.stacks.baseline import SecurityBaselineStack
+from govcloud.stacks.data_lake import DataLakeStack
+from govcloud.stacks.data_lake_catalog import DataLakeCatalogStack
+from govcloud.stacks.disaster_recovery import DisasterRecoveryStack
 from govcloud.stacks.log_archive import LogArchiveStack
 from govcloud.stacks.network_attachments import NetworkAttachmentsStack
 from govcloud.stacks.network_hub import NetworkHubStack
@@ -55,3 +58,22 @@ class GovCloudStage(cdk.Stage):
             self.attachments.add_stack_dependency(self.hub)
             for stack in self.spokes.values():
                 self.attachments.add_stack_dependency(stack)
+
+        # Data lake: Osaka replicas first (replication needs its destination), then storage, then the catalog.
+        lake = cfg.data_lake
+        lake_baseline = self.baselines[lake.account]
+        self.disaster_recovery = {
+            lake.account: DisasterRecoveryStack(self, f"DR-{pascal(lake.account)}", cfg=cfg, role=lake.account)
+        }
+        self.data_lake = DataLakeStack(self, "DataLake", cfg=cfg, key=lake_baseline.keys["data-lake"])
+        self.data_lake.add_stack_dependency(lake_baseline)
+        self.data_lake.add_stack_dependency(self.disaster_recovery[lake.account])
+        self.data_lake_catalog = DataLakeCatalogStack(
+            self,
+            "DataLakeCatalog",
+            cfg=cfg,
+            key=lake_baseline.keys["data-lake"],
+            logs_key=lake_baseline.keys["logs"],
+        )
+        self.data_lake_catalog.add_stack_dependency(self.data_lake)
+        self.data_lake_catalog.add_stack_dependency(lake_baseline)

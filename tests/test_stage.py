@@ -16,6 +16,9 @@ STG_STACKS = {
     "KobeStg-NetworkAttachments": "111100000002",
     "KobeStg-Spoke-ResidentRegistry": "111100000003",
     "KobeStg-Spoke-Linkage": "111100000004",
+    "KobeStg-DR-DataLake": "111100000005",
+    "KobeStg-DataLake": "111100000005",
+    "KobeStg-DataLakeCatalog": "111100000005",
 }
 
 
@@ -29,7 +32,9 @@ def test_stack_names_accounts_and_regions(stg) -> None:
     assert {name: a["environment"].split("/")[2] for name, a in stg.artifacts.items()} == {
         name: f"{acct}" for name, acct in STG_STACKS.items()
     }
-    assert {a["environment"].split("/")[3] for a in stg.artifacts.values()} == {"ap-northeast-1"}
+    regions = {name: a["environment"].split("/")[3] for name, a in stg.artifacts.items()}
+    assert {n for n, r in regions.items() if r == "ap-northeast-3"} == {"KobeStg-DR-DataLake"}
+    assert set(regions.values()) == {"ap-northeast-1", "ap-northeast-3"}
 
 
 def test_descriptions_are_readable(stg) -> None:
@@ -90,7 +95,7 @@ def test_baselines_deploy_after_the_log_archive(stg) -> None:
 
 def test_zones_come_from_config(stg, stg_cfg) -> None:
     for stack in stg.stage.node.children:
-        assert stack.availability_zones == list(stg_cfg.regions.primary.availability_zones)
+        assert stack.availability_zones == list(stg_cfg.zones(stack.region))
 
 
 def _stack_outputs_read(node) -> list[str]:

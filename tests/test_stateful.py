@@ -6,7 +6,7 @@ the replacement is planned (data moved, keys re-wrapped) and said so in the pull
 
 from __future__ import annotations
 
-STATEFUL_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup")
+STATEFUL_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::Glue::Database")
 # Resources whose physical IDs other accounts read from config: replacing one breaks every spoke that uses it.
 REFERENCED_BY_ID = (
     "AWS::EC2::TransitGateway",
@@ -61,6 +61,24 @@ PINNED = {
     "KobeStg-Spoke-ResidentRegistry": SPOKE,
     "KobeStg-Spoke-Linkage": SPOKE,
     "KobeStg-NetworkAttachments": {"EndpointZonesLogs9CE3CBE6": "AWS::Logs::LogGroup"},
+    "KobeStg-DataLake": {
+        "AccessLogBucket99AA64AA": "AWS::S3::Bucket",
+        "RawBucket42DDDB31": "AWS::S3::Bucket",
+        "CuratedBucket293EA00E": "AWS::S3::Bucket",
+        "AnalyticsBucket22B5943E": "AWS::S3::Bucket",
+        "ResultsBucketA2E42622": "AWS::S3::Bucket",
+    },
+    "KobeStg-DR-DataLake": {
+        "DataLakeKeyCEB7BCCC": "AWS::KMS::Key",
+        "AccessLogBucket99AA64AA": "AWS::S3::Bucket",
+        "RawReplica0B5738A4": "AWS::S3::Bucket",
+        "CuratedReplica3D318C26": "AWS::S3::Bucket",
+    },
+    "KobeStg-DataLakeCatalog": {
+        "RawDatabase": "AWS::Glue::Database",
+        "CuratedDatabase": "AWS::Glue::Database",
+        "AnalyticsDatabase": "AWS::Glue::Database",
+    },
 }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import IConstruct
 
@@ -61,6 +63,20 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
     if rule.startswith(f"{PACK_NAME}::"):
         _record_in_template(construct, rule.removeprefix(f"{PACK_NAME}::"), reason)
+
+
+def acknowledge_wildcards(construct: IConstruct, statements: Iterable[iam.PolicyStatement], reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 for each wildcard resource or action of ``statements`` (literal strings),
+    one granular finding at a time, so that a wildcard added later is still caught."""
+    seen: set[str] = set()
+    for statement in statements:
+        document = statement.to_statement_json()
+        for key, kind in (("Resource", "Resource"), ("Action", "Action")):
+            values = document.get(key, [])
+            for value in values if isinstance(values, list) else [values]:
+                if isinstance(value, str) and "*" in value and value not in seen:
+                    seen.add(value)
+                    acknowledge(construct, f"AwsSolutions-IAM5[{kind}::{value}]", reason)
 
 
 def _record_in_template(construct: IConstruct, rule: str, reason: str) -> None:

@@ -1,0 +1,454 @@
+"""Data lake catalog and access (stateless): Glue databases and crawlers, the Athena workgroup, Lake Formation
+settings, locations and grants, the data lake roles, and a CloudTrail trail of every read and write."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lakeformation as lakeformation
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
+from govcloud.config import DATA_LAKE_ZONES, Config
+from govcloud.stacks.base import GovCloudStack
+from govcloud.stacks.data_lake import RESULTS
+from govcloud.stacks.log_archive import CLOUDTRAIL_PREFIX, trail_name
+
+CRAWLED = ("curated", "analytics")
+ANALYST_ZONES = ("curated", "analytics")
+STEWARD_ZONES = DATA_LAKE_ZONES
+
+
+class DataLakeCatalogStack(GovCloudStack):
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey, logs_key: kms.IKey) -> None:
+        lake = cfg.data_lake
+        account = cfg.account_id(lake.account)
+        region = cfg.regions.primary.name
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=account,
+            region=region,
+            summary="data lake catalog and access (Glue, Athena, Lake Formation, roles, data-event trail)",
+            system="data-lake",
+            classification="restricted",
+        )
+        # The storage stack's buckets by their deterministic names: this stack reads no output of that one.
+        buckets = {
+            z: s3.Bucket.from_bucket_name(self, f"{z.title()}Bucket", cfg.data_lake_bucket_name(z))
+            for z in (*DATA_LAKE_ZONES, RESULTS)
+        }
+        self.databases = {
+            zone: glue.CfnDatabase(
+                self,
+                f"{zone.title()}Database",
+                catalog_id=account,
+                database_input=glue.CfnDatabase.DatabaseInputProperty(
+                    name=f"{cfg.name.replace('-', '_')}_{zone}",
+                    description=f"{cfg.name} data lake, {zone} zone",
+                    location_uri=f"s3://{buckets[zone].bucket_name}/",
+                ),
+            )
+            for zone in DATA_LAKE_ZONES
+        }
+        for database in self.databases.values():
+            database.apply_removal_policy(cdk.RemovalPolicy.RETAIN)  # tables the crawlers found live inside
+
+        # ----- Roles (fixed names: the bucket policies of the storage stack name them) -----
+        people = iam.AccountPrincipal(account)
+        self.roles = {
+            "analyst": self._role("analyst", people, "Reads the curated and analytics zones through Athena"),
+            "steward": self._role("steward", people, "Reads every zone, the raw zone included"),
+            "ingestion": self._role(
+                "ingestion",
+                iam.AccountPrincipal(cfg.account_id("linkage")).with_conditions(
+                    {
+                        "ArnLike": {
+                            "aws:PrincipalArn": f"arn:aws:iam::{cfg.account_id('linkage')}:role/{cfg.name}-linkage-*"
+                        }
+                    }
+                )
+                if "linkage" in cfg.accounts
+                else people,
+                "Writes into the raw zone; assumed by the linkage platform's handler roles",
+            ),
+            "crawler": self._role(
+                "crawler",
+                iam.ServicePrincipal("glue.amazonaws.com"),
+                "Glue crawlers of the curated and analytics zones",
+            ),
+            "lake-formation": self._role(
+                "lake-formation",
+                iam.ServicePrincipal("lakeformation.amazonaws.com"),
+                "Lake Formation's access to the zone locations",
+            ),
+        }
+        self._grant_storage(cfg, buckets, key)
+
+        # ----- Lake Formation: administrators, no IAMAllowedPrincipals defaults, locations, grants -----
+        admins = sorted({*lake.administrators, cfg.cdk_execution_role_arn(lake.account)})
+        settings = lakeformation.CfnDataLakeSettings(
+            self,
+            "LakeFormationSettings",
+            admins=[
+                lakeformation.CfnDataLakeSettings.DataLakePrincipalProperty(data_lake_principal_identifier=a)
+                for a in admins
+            ],
+            create_database_default_permissions=[],
+            create_table_default_permissions=[],
+            mutation_type="REPLACE",
+        )
+        locations = {}
+        for zone in DATA_LAKE_ZONES:
+            location = lakeformation.CfnResource(
+                self,
+                f"{zone.title()}Location",
+                resource_arn=buckets[zone].bucket_arn,
+                use_service_linked_role=False,
+                role_arn=self.roles["lake-formation"].role_arn,
+            )
+            location.add_resource_dependency(settings)
+            locations[zone] = location
+        grants = [
+            *((("analyst", zone)) for zone in ANALYST_ZONES),
+            *((("steward", zone)) for zone in STEWARD_ZONES),
+        ]
+        for who, zone in grants:
+            self._grant_read(f"{who.title()}{zone.title()}", self.roles[who], self.databases[zone], settings)
+        for zone in CRAWLED:
+            self._grant_crawler(
+                zone, self.roles["crawler"], self.databases[zone], buckets[zone], settings, locations[zone]
+            )
+
+        # ----- Glue security configuration and crawlers -----
+        security = glue.CfnSecurityConfiguration(
+            self,
+            "GlueSecurity",
+            name=f"{cfg.name}-dl",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[
+                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                        s3_encryption_mode="SSE-KMS", kms_key_arn=key.key_arn
+                    )
+                ],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=logs_key.key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=key.key_arn
+                ),
+            ),
+        )
+        for zone in CRAWLED:
+            crawler = glue.CfnCrawler(
+                self,
+                f"{zone.title()}Crawler",
+                name=f"{cfg.name}-dl-{zone}",
+                role=self.roles["crawler"].role_arn,
+                database_name=f"{cfg.name.replace('-', '_')}_{zone}",
+                targets=glue.CfnCrawler.TargetsProperty(
+                    s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{buckets[zone].bucket_name}/")]
+                ),
+                schedule=glue.CfnCrawler.ScheduleProperty(schedule_expression=lake.crawler_schedule),
+                crawler_security_configuration=security.ref,
+                schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                    update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"
+                ),
+            )
+            crawler.add_resource_dependency(self.databases[zone])
+
+        # ----- Athena workgroup: enforced settings, encrypted results, a bytes-scanned limit per query -----
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "Workgroup",
+            name=f"{cfg.name}-dl",
+            description="Data lake queries: enforced encryption, results bucket and scan limit",
+            state="ENABLED",
+            recursive_delete_option=False,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=lake.athena_bytes_scanned_cutoff,
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{buckets[RESULTS].bucket_name}/",
+                    expected_bucket_owner=account,
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_KMS", kms_key=key.key_arn
+                    ),
+                ),
+            ),
+        )
+        self._grant_queries(cfg, buckets, key)
+
+        # ----- Who read what: data events of every data lake bucket, to the log archive -----
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
+        trail = cloudtrail.Trail(
+            self,
+            "DataEventsTrail",
+            trail_name=trail_name(cfg, "data-lake-events"),
+            bucket=log_bucket,
+            s3_key_prefix=CLOUDTRAIL_PREFIX,
+            enable_file_validation=True,
+            include_global_service_events=False,
+            is_multi_region_trail=False,
+            management_events=cloudtrail.ReadWriteType.NONE,
+        )
+        trail.add_s3_event_selector(
+            [cloudtrail.S3EventSelector(bucket=b) for b in buckets.values()],
+            read_write_type=cloudtrail.ReadWriteType.ALL,
+            include_management_events=False,
+        )
+        cfn_trail = trail.node.default_child
+        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
+        cfn_trail.kms_key_id = cfg.log_archive_key_arn
+        acknowledge(
+            trail,
+            "NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled",
+            "This trail records data events only (every object read and write) for audit in the tamper-proof log "
+            "archive; alarms on account activity come from the management trail.",
+        )
+
+    def _role(self, purpose: str, principal: iam.IPrincipal, description: str) -> iam.Role:
+        return iam.Role(
+            self,
+            f"{purpose.title().replace('-', '')}Role",
+            role_name=f"{self.cfg.name}-dl-{purpose}",
+            assumed_by=principal,
+            description=description,
+        )
+
+    def _grant_storage(self, cfg: Config, buckets: dict[str, s3.IBucket], key: kms.IKey) -> None:
+        """S3 and KMS permissions Lake Formation does not vend: crawler reads, ingestion writes, LF's own access."""
+        zones = {z: buckets[z] for z in DATA_LAKE_ZONES}
+        crawler_statements = [
+            iam.PolicyStatement(
+                sid="ListCrawledZones", actions=["s3:ListBucket"], resources=[zones[z].bucket_arn for z in CRAWLED]
+            ),
+            iam.PolicyStatement(
+                sid="ReadCrawledZones",
+                actions=["s3:GetObject"],
+                resources=[zones[z].arn_for_objects("*") for z in CRAWLED],
+            ),
+            iam.PolicyStatement(sid="DecryptZones", actions=["kms:Decrypt"], resources=[key.key_arn]),
+            iam.PolicyStatement(
+                sid="Catalog",
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:BatchCreatePartition",
+                    "glue:BatchGetPartition",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:CreatePartition",
+                    "glue:UpdatePartition",
+                    "glue:GetSecurityConfiguration",
+                    "lakeformation:GetDataAccess",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="CrawlerLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+                resources=[f"arn:aws:logs:{self.region}:{self.account}:log-group:/aws-glue/*"],
+            ),
+        ]
+        crawler = iam.ManagedPolicy(self, "CrawlerPolicy", roles=[self.roles["crawler"]], statements=crawler_statements)
+        ingestion_statements = [
+            iam.PolicyStatement(
+                sid="WriteRaw", actions=["s3:PutObject"], resources=[zones["raw"].arn_for_objects("*")]
+            ),
+            iam.PolicyStatement(sid="EncryptRaw", actions=["kms:GenerateDataKey"], resources=[key.key_arn]),
+        ]
+        ingestion = iam.ManagedPolicy(
+            self, "IngestionPolicy", roles=[self.roles["ingestion"]], statements=ingestion_statements
+        )
+        lake_formation_statements = [
+            iam.PolicyStatement(
+                sid="ListZones", actions=["s3:ListBucket"], resources=[b.bucket_arn for b in zones.values()]
+            ),
+            iam.PolicyStatement(
+                sid="ReadWriteZones",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[b.arn_for_objects("*") for b in zones.values()],
+            ),
+            iam.PolicyStatement(
+                sid="UseDataLakeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+            ),
+        ]
+        lake_formation = iam.ManagedPolicy(
+            self, "LakeFormationPolicy", roles=[self.roles["lake-formation"]], statements=lake_formation_statements
+        )
+        for policy, statements, why in (
+            (
+                crawler,
+                crawler_statements,
+                "Crawlers read every object of the zones they crawl and create the tables they find, whose names are "
+                "not known in advance; Glue authorizes catalog reads and lakeformation:GetDataAccess only on '*' "
+                "at this granularity.",
+            ),
+            (
+                ingestion,
+                ingestion_statements,
+                "Ingestion writes objects under keys partitioned by dataset and date in the raw zone only.",
+            ),
+            (
+                lake_formation,
+                lake_formation_statements,
+                "Lake Formation reads and writes objects of the registered zone locations on behalf of granted "
+                "principals.",
+            ),
+        ):
+            acknowledge_wildcards(policy, statements, why)
+
+    def _grant_queries(self, cfg: Config, buckets: dict[str, s3.IBucket], key: kms.IKey) -> None:
+        """Analysts and stewards query through the workgroup; Lake Formation decides which tables they see."""
+        workgroup_arn = f"arn:aws:athena:{self.region}:{self.account}:workgroup/{self.workgroup.name}"
+        for who, zones in (("analyst", ANALYST_ZONES), ("steward", STEWARD_ZONES)):
+            catalog = [f"arn:aws:glue:{self.region}:{self.account}:catalog"]
+            for zone in zones:
+                db = f"{cfg.name.replace('-', '_')}_{zone}"
+                catalog += [
+                    f"arn:aws:glue:{self.region}:{self.account}:database/{db}",
+                    f"arn:aws:glue:{self.region}:{self.account}:table/{db}/*",
+                ]
+            statements = [
+                iam.PolicyStatement(
+                    sid="QueryInTheWorkgroup",
+                    actions=[
+                        "athena:StartQueryExecution",
+                        "athena:GetQueryExecution",
+                        "athena:GetQueryResults",
+                        "athena:StopQueryExecution",
+                        "athena:GetWorkGroup",
+                    ],
+                    resources=[workgroup_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="CatalogOfOwnZones",
+                    actions=[
+                        "glue:GetDatabase",
+                        "glue:GetDatabases",
+                        "glue:GetTable",
+                        "glue:GetTables",
+                        "glue:GetPartitions",
+                    ],
+                    resources=catalog,
+                ),
+                iam.PolicyStatement(
+                    sid="DataThroughLakeFormation", actions=["lakeformation:GetDataAccess"], resources=["*"]
+                ),
+                iam.PolicyStatement(
+                    sid="OwnQueryResults",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
+                    resources=[buckets[RESULTS].bucket_arn, buckets[RESULTS].arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="ResultsKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+                ),
+            ]
+            policy = iam.ManagedPolicy(self, f"{who.title()}Policy", roles=[self.roles[who]], statements=statements)
+            acknowledge_wildcards(
+                policy,
+                statements,
+                "Tables of the granted zones are created by crawlers (table/<database>/*), query results get generated "
+                "names, and lakeformation:GetDataAccess takes only '*': Lake Formation grants decide the tables.",
+            )
+
+    @staticmethod
+    def _grant_read(
+        name: str, role: iam.Role, database: glue.CfnDatabase, settings: lakeformation.CfnDataLakeSettings
+    ) -> None:
+        scope = role.node.scope
+        assert scope is not None
+        db_name = str(database.database_input.name)  # type: ignore[union-attr]
+        for suffix, resource, permissions in (
+            (
+                "Database",
+                lakeformation.CfnPrincipalPermissions.ResourceProperty(
+                    database=lakeformation.CfnPrincipalPermissions.DatabaseResourceProperty(
+                        catalog_id=database.catalog_id, name=db_name
+                    )
+                ),
+                ["DESCRIBE"],
+            ),
+            (
+                "Tables",
+                lakeformation.CfnPrincipalPermissions.ResourceProperty(
+                    table=lakeformation.CfnPrincipalPermissions.TableResourceProperty(
+                        catalog_id=database.catalog_id, database_name=db_name, table_wildcard={}
+                    )
+                ),
+                ["SELECT", "DESCRIBE"],
+            ),
+        ):
+            grant = lakeformation.CfnPrincipalPermissions(
+                scope,  # type: ignore[arg-type]
+                f"{name}{suffix}Grant",
+                principal=lakeformation.CfnPrincipalPermissions.DataLakePrincipalProperty(
+                    data_lake_principal_identifier=role.role_arn
+                ),
+                resource=resource,
+                permissions=permissions,
+                permissions_with_grant_option=[],
+            )
+            grant.add_resource_dependency(settings)
+            grant.add_resource_dependency(database)
+
+    @staticmethod
+    def _grant_crawler(
+        zone: str,
+        role: iam.Role,
+        database: glue.CfnDatabase,
+        bucket: s3.IBucket,
+        settings: lakeformation.CfnDataLakeSettings,
+        location: lakeformation.CfnResource,
+    ) -> None:
+        scope = role.node.scope
+        assert scope is not None
+        db_name = str(database.database_input.name)  # type: ignore[union-attr]
+        P = lakeformation.CfnPrincipalPermissions
+        for suffix, resource, permissions in (
+            (
+                "Database",
+                P.ResourceProperty(database=P.DatabaseResourceProperty(catalog_id=database.catalog_id, name=db_name)),
+                ["CREATE_TABLE", "ALTER", "DESCRIBE"],
+            ),
+            (
+                "Tables",
+                P.ResourceProperty(
+                    table=P.TableResourceProperty(
+                        catalog_id=database.catalog_id, database_name=db_name, table_wildcard={}
+                    )
+                ),
+                ["ALTER", "DROP", "DESCRIBE", "SELECT", "INSERT", "DELETE"],
+            ),
+            (
+                "Location",
+                P.ResourceProperty(
+                    data_location=P.DataLocationResourceProperty(
+                        catalog_id=database.catalog_id, resource_arn=bucket.bucket_arn
+                    )
+                ),
+                ["DATA_LOCATION_ACCESS"],
+            ),
+        ):
+            grant = P(
+                scope,  # type: ignore[arg-type]
+                f"Crawler{zone.title()}{suffix}Grant",
+                principal=P.DataLakePrincipalProperty(data_lake_principal_identifier=role.role_arn),
+                resource=resource,
+                permissions=permissions,
+                permissions_with_grant_option=[],
+            )
+            grant.add_resource_dependency(settings)
+            grant.add_resource_dependency(database)
+            grant.add_resource_dependency(location)

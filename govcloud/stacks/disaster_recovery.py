@@ -1,0 +1,95 @@
+"""Disaster recovery in Osaka (ap-northeast-3), one stack per account with data to protect: keys of its own and
+the copies of that account's data (replica buckets of the data lake zones)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from govcloud.compliance.packs import acknowledge
+from govcloud.config import Config
+from govcloud.constructs.buckets import AccessLogBucket, SecureBucket
+from govcloud.constructs.keys import DataKey
+from govcloud.stacks.base import GovCloudStack
+
+
+def dr_key_alias(cfg: Config, data_class: str) -> str:
+    return f"alias/{cfg.name}/{data_class}-dr"
+
+
+def dr_key_alias_arn(cfg: Config, role: str, data_class: str) -> str:
+    """Deterministic, so that Tokyo stacks can name the Osaka key without a cross-region reference."""
+    return f"arn:aws:kms:{cfg.regions.dr.name}:{cfg.account_id(role)}:{dr_key_alias(cfg, data_class)}"
+
+
+class DisasterRecoveryStack(GovCloudStack):
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, role: str) -> None:
+        region = cfg.regions.dr.name
+        account = cfg.account_id(role)
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=account,
+            region=region,
+            summary=f"disaster recovery in Osaka for the '{role}' account (keys, replica buckets)",
+            system="disaster-recovery",
+            classification="restricted",
+        )
+        # VPC Block Public Access is regional: the closed network stays closed in Osaka too.
+        ec2.CfnVPCBlockPublicAccessOptions(
+            self, "VpcBlockPublicAccess", internet_gateway_block_mode="block-bidirectional"
+        )
+        self.replicas: dict[str, s3.Bucket] = {}
+        if role == cfg.data_lake.account:
+            self._data_lake_replicas(cfg, account, region)
+
+    def _data_lake_replicas(self, cfg: Config, account: str, region: str) -> None:
+        lake = cfg.data_lake
+        key = DataKey(
+            self,
+            "DataLakeKey",
+            alias=dr_key_alias(cfg, "data-lake"),
+            data_class="data-lake",
+            description=f"{cfg.name}: Osaka replicas of the data lake zones",
+        ).key
+        access_logs = AccessLogBucket(
+            self,
+            "AccessLogBucket",
+            bucket_name=cfg.access_log_bucket_name(account, region),
+            expire_after_days=cfg.log_archive.access_log_expire_after_days,
+        ).bucket
+        for zone in lake.replicate:
+            lock = None
+            if zone == "raw" and lake.raw_object_lock is not None:
+                days = cdk.Duration.days(lake.raw_object_lock.days)
+                lock = (
+                    s3.ObjectLockRetention.compliance(days)
+                    if lake.raw_object_lock.mode == "COMPLIANCE"
+                    else s3.ObjectLockRetention.governance(days)
+                )
+            replica = SecureBucket(
+                self,
+                f"{zone.title()}Replica",
+                bucket_name=cfg.data_lake_bucket_name(zone, region),
+                encryption_key=key,
+                access_logs=access_logs,
+                access_log_prefix=f"{zone}/",
+                object_lock_retention=lock,
+                lifecycle_rules=[
+                    s3.LifecycleRule(
+                        id="ExpireNoncurrent",
+                        noncurrent_version_expiration=cdk.Duration.days(lake.zones[zone].noncurrent_expire_after_days),
+                        abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                    )
+                ],
+            ).bucket
+            acknowledge(
+                replica,
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                "This bucket is the Osaka replica of a Tokyo zone; replicating the replica would add no copy in "
+                "another region.",
+            )
+            self.replicas[zone] = replica
