@@ -88,16 +88,6 @@ def load_datasets(raw: str) -> dict[str, Dataset]:
 
 # ----- validation -----
 
-CHECKS = {
-    "string": lambda v: isinstance(v, str) and v != "",
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, str) and re.fullmatch(r"-?\d+", v) is not None)
-    ),
-    "date": lambda v: isinstance(v, str) and _is_date(v),
-    "decimal": _is_decimal,
-}
-
 
 def _is_date(value: str) -> bool:
     try:
@@ -115,6 +105,17 @@ def _is_decimal(value: Any) -> bool:
     except InvalidOperation:
         return False
     return True
+
+
+CHECKS = {
+    "string": lambda v: isinstance(v, str) and v != "",
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, str) and re.fullmatch(r"-?\d+", v) is not None)
+    ),
+    "date": lambda v: isinstance(v, str) and _is_date(v),
+    "decimal": _is_decimal,
+}
 
 
 def validate(dataset: Dataset, records: list[Any]) -> list[dict[str, Any]]:
