@@ -316,6 +316,44 @@ class DataLake(_Model):
     """Lake Formation administrators besides the role that deploys the stacks."""
 
 
+ColumnType = Literal["string", "integer", "decimal", "date"]
+
+
+class DatasetSettings(_Model):
+    producer: Annotated[Str, Field(pattern=ROLE_NAME)]
+    subscribers: Annotated[tuple[Annotated[Str, Field(pattern=ROLE_NAME)], ...], Field(min_length=1)]
+    format: Literal["json", "csv"]
+    encoding: Literal["utf-8", "cp932", "shift_jis"] = "utf-8"
+    key_column: Str
+    columns: Annotated[dict[Str, ColumnType], Field(min_length=1)]
+    identifiers: tuple[Str, ...] = ()
+    """Columns pseudonymized (keyed hash in KMS) before the data reaches the data lake."""
+
+
+class LinkageSystem(_Model):
+    """A system that calls the linkage API: its account, the roles it calls with, its execute-api endpoint."""
+
+    account: Annotated[Str, Field(pattern=r"^[0-9]{12}$")]
+    spoke: Annotated[Str, Field(pattern=ROLE_NAME)] | None = None
+    """The system's spoke when it runs in this landing zone (it must have an execute-api endpoint)."""
+    caller_roles: Annotated[tuple[Annotated[Str, Field(pattern=r"^[\w+=,.@-]{1,64}$")], ...], Field(min_length=1)]
+    api_endpoint_id: Annotated[Str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")] | None = None
+    """The execute-api endpoint in the system's VPC; for a spoke of this landing zone, read after deploying it."""
+
+
+class Linkage(_Model):
+    account: Annotated[Str, Field(pattern=ROLE_NAME)]
+    spoke: Annotated[Str, Field(pattern=ROLE_NAME)]
+    """The spoke whose application subnets run the platform's functions."""
+    reserved_concurrency: Annotated[Int, Field(ge=1, le=1000)]
+    throttle_rate_per_second: Annotated[Int, Field(ge=1, le=10000)]
+    throttle_burst: Annotated[Int, Field(ge=1, le=5000)]
+    s3_prefix_list_id: Annotated[Str, Field(pattern=r"^pl-[0-9a-f]{8,17}$")]
+    """Prefix list of the S3 gateway endpoint in the primary region (aws ec2 describe-prefix-lists)."""
+    systems: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME)], LinkageSystem], Field(min_length=1)]
+    datasets: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME)], DatasetSettings], Field(min_length=1)]
+
+
 class Config(_Model):
     environment: EnvironmentSettings
     municipality: Municipality
@@ -327,6 +365,7 @@ class Config(_Model):
     alarms: Alarms
     network: NetworkSettings
     data_lake: DataLake
+    linkage: Linkage
     tags: dict[Str, Str] = Field(default_factory=dict)
 
     # ----- derived values (no I/O) -----
@@ -506,6 +545,7 @@ def _cross_checks(cfg: Config) -> Iterator[Problem]:
 
     yield from _network_checks(cfg)
     yield from _data_lake_checks(cfg)
+    yield from _linkage_checks(cfg)
 
     any_account = "0" * 12
     for name in (
@@ -666,6 +706,77 @@ def _data_lake_checks(cfg: Config) -> Iterator[Problem]:
         name = f"{cfg.name}-dl-{longest}-{'0' * 12}-{region}"
         if len(name) > 63:
             yield Problem("environment.name", cfg.name, f"too long: the bucket name {name!r} exceeds 63 characters")
+
+
+def _linkage_checks(cfg: Config) -> Iterator[Problem]:
+    link = cfg.linkage
+    spokes = cfg.network.spokes
+    if link.account not in cfg.accounts:
+        yield Problem("linkage.account", link.account, f"not an account role; known roles: {', '.join(cfg.accounts)}")
+    elif "linkage" not in cfg.accounts[link.account].data_classes:
+        yield Problem(
+            f"accounts.{link.account}.data_classes",
+            list(cfg.accounts[link.account].data_classes),
+            "the linkage account must hold the 'linkage' data class",
+        )
+    if link.spoke not in spokes:
+        yield Problem("linkage.spoke", link.spoke, f"not a spoke; known spokes: {', '.join(spokes)}")
+    elif spokes[link.spoke].account != link.account:
+        yield Problem(
+            "linkage.spoke",
+            link.spoke,
+            f"that spoke lives in account role {spokes[link.spoke].account!r}, not {link.account!r}",
+        )
+    elif spokes[link.spoke].segment != "mynumber":
+        yield Problem(
+            "linkage.spoke",
+            link.spoke,
+            "the linkage platform carries My Number-linked data: its spoke must be in the mynumber segment",
+        )
+    for name, system in link.systems.items():
+        key = f"linkage.systems.{name}"
+        if system.spoke is None:
+            pass
+        elif system.spoke not in spokes:
+            yield Problem(f"{key}.spoke", system.spoke, f"not a spoke; known spokes: {', '.join(spokes)}")
+        elif cfg.account_id(spokes[system.spoke].account) != system.account:
+            yield Problem(f"{key}.account", system.account, f"the spoke {system.spoke!r} lives in another account")
+        elif "execute-api" not in spokes[system.spoke].endpoints_in_spoke:
+            yield Problem(
+                f"{key}.spoke",
+                system.spoke,
+                f"add 'execute-api' to network.spokes.{system.spoke}.endpoints_in_spoke: the API is reached "
+                "only through endpoints in the callers' spokes",
+            )
+        if system.api_endpoint_id is None:
+            where = (
+                f"{cfg.prefix}-Spoke-{pascal(system.spoke)}" if system.spoke else "the system's execute-api endpoint"
+            )
+            yield Problem(
+                f"{key}.api_endpoint_id",
+                _MISSING,
+                f"required: the API admits only known endpoints. After deploying {where}, "
+                "read it with: aws ec2 describe-vpc-endpoints --filters "
+                f"Name=service-name,Values=com.amazonaws.{cfg.regions.primary.name}.execute-api "
+                "--query 'VpcEndpoints[].[VpcId,VpcEndpointId]'",
+            )
+    for name, dataset in link.datasets.items():
+        key = f"linkage.datasets.{name}"
+        for field_name, member in [("producer", dataset.producer), *(("subscribers", s) for s in dataset.subscribers)]:
+            if member not in link.systems:
+                yield Problem(f"{key}.{field_name}", member, f"not a linkage system; known: {', '.join(link.systems)}")
+        if dataset.producer in dataset.subscribers:
+            yield Problem(
+                f"{key}.subscribers", list(dataset.subscribers), "the producer cannot subscribe to its own dataset"
+            )
+        for field_name, columns in (("key_column", [dataset.key_column]), ("identifiers", list(dataset.identifiers))):
+            for column in columns:
+                if column not in dataset.columns:
+                    yield Problem(
+                        f"{key}.{field_name}",
+                        column,
+                        f"not a column of the dataset; columns: {', '.join(dataset.columns)}",
+                    )
 
 
 def _deployed_id_checks(cfg: Config) -> Iterator[Problem]:

@@ -10,6 +10,7 @@ from govcloud.stacks.baseline import SecurityBaselineStack
 from govcloud.stacks.data_lake import DataLakeStack
 from govcloud.stacks.data_lake_catalog import DataLakeCatalogStack
 from govcloud.stacks.disaster_recovery import DisasterRecoveryStack
+from govcloud.stacks.linkage import LinkageDataStack, LinkageStack
 from govcloud.stacks.log_archive import LogArchiveStack
 from govcloud.stacks.network_attachments import NetworkAttachmentsStack
 from govcloud.stacks.network_hub import NetworkHubStack
@@ -77,3 +78,21 @@ class GovCloudStage(cdk.Stage):
         )
         self.data_lake_catalog.add_stack_dependency(self.data_lake)
         self.data_lake_catalog.add_stack_dependency(lake_baseline)
+
+        # Data linkage platform: storage and keys, then the functions, API and exchange in its spoke.
+        link = cfg.linkage
+        link_baseline = self.baselines[link.account]
+        self.linkage_data = LinkageDataStack(self, "LinkageData", cfg=cfg, key=link_baseline.keys["linkage"])
+        self.linkage_data.add_stack_dependency(link_baseline)
+        self.linkage = LinkageStack(
+            self,
+            "Linkage",
+            cfg=cfg,
+            data=self.linkage_data,
+            vpc=self.spokes[link.spoke].network.vpc,
+            key=link_baseline.keys["linkage"],
+            logs_key=link_baseline.keys["logs"],
+            alarm_topic=link_baseline.alarms.topic,
+        )
+        for producer in (self.linkage_data, self.spokes[link.spoke], link_baseline, self.data_lake_catalog):
+            self.linkage.add_stack_dependency(producer)  # the ingestion role lives in the data lake catalog

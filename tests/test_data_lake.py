@@ -210,4 +210,4 @@ def test_every_bucket_in_the_app_is_secure(stg, prod, services_on) -> None:
                     lid,
                 )
             count += 1
-    assert count == 3 * 10
+    assert count == 3 * 12  # log archive 2, data lake 5, Osaka 3, linkage 2

@@ -6,7 +6,7 @@ the replacement is planned (data moved, keys re-wrapped) and said so in the pull
 
 from __future__ import annotations
 
-STATEFUL_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::Glue::Database")
+STATEFUL_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::Glue::Database", "AWS::SQS::Queue")
 # Resources whose physical IDs other accounts read from config: replacing one breaks every spoke that uses it.
 REFERENCED_BY_ID = (
     "AWS::EC2::TransitGateway",
@@ -60,6 +60,20 @@ PINNED = {
     },
     "KobeStg-Spoke-ResidentRegistry": SPOKE,
     "KobeStg-Spoke-Linkage": SPOKE,
+    "KobeStg-LinkageData": {
+        "AccessLogBucket99AA64AA": "AWS::S3::Bucket",
+        "ExchangeBucketE8B1A42A": "AWS::S3::Bucket",
+        "PseudonymizationKeyBFF150DB": "AWS::KMS::Key",
+        "QueueKey9E389019": "AWS::KMS::Key",
+    },
+    "KobeStg-Linkage": {
+        "ApiLogs3D05D88B": "AWS::Logs::LogGroup",
+        "FilesLogs23B7861C": "AWS::Logs::LogGroup",
+        "ApiAccessLogsE9DF007D": "AWS::Logs::LogGroup",
+        "FilesDeadLettersBA147B1F": "AWS::SQS::Queue",
+        "TaxDeadLetters2190FAD9": "AWS::SQS::Queue",
+        "TaxQueueA166132B": "AWS::SQS::Queue",
+    },
     "KobeStg-NetworkAttachments": {"EndpointZonesLogs9CE3CBE6": "AWS::Logs::LogGroup"},
     "KobeStg-DataLake": {
         "AccessLogBucket99AA64AA": "AWS::S3::Bucket",

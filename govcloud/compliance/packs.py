@@ -66,15 +66,16 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 
 def acknowledge_wildcards(construct: IConstruct, statements: Iterable[iam.PolicyStatement], reason: str) -> None:
-    """Acknowledge AwsSolutions-IAM5 for each wildcard resource or action of ``statements`` (literal strings),
-    one granular finding at a time, so that a wildcard added later is still caught."""
+    """Acknowledge AwsSolutions-IAM5 for each wildcard resource or action of ``statements``, one granular finding at
+    a time, so that a wildcard added later is still caught. Only literal strings can be named: write ARNs with
+    wildcards from deterministic names, not from tokens (a token's wildcard stays unacknowledged and fails)."""
     seen: set[str] = set()
     for statement in statements:
         document = statement.to_statement_json()
         for key, kind in (("Resource", "Resource"), ("Action", "Action")):
             values = document.get(key, [])
             for value in values if isinstance(values, list) else [values]:
-                if isinstance(value, str) and "*" in value and value not in seen:
+                if isinstance(value, str) and "*" in value and value not in seen and not cdk.Token.is_unresolved(value):
                     seen.add(value)
                     acknowledge(construct, f"AwsSolutions-IAM5[{kind}::{value}]", reason)
 

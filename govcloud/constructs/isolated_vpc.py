@@ -85,11 +85,12 @@ class IsolatedVpc(Construct):
     ) -> None:
         """A route for each destination CIDR in every subnet's route table, through the Transit Gateway."""
         for subnet in self.vpc.isolated_subnets:
+            route_table_id = subnet.route_table.route_table_id  # one jsii round trip per subnet, not per route
             for i, destination in enumerate(sorted(set(destinations))):
                 route = ec2.CfnRoute(
                     cast(Construct, subnet),
                     f"TransitGatewayRoute{i}",
-                    route_table_id=subnet.route_table.route_table_id,
+                    route_table_id=route_table_id,
                     destination_cidr_block=destination,
                     transit_gateway_id=transit_gateway_id,
                 )

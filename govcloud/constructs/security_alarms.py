@@ -177,6 +177,17 @@ class SecurityAlarms(Construct):
             )
 
         rules = Construct(self, "Rules")
+        field = {
+            path: events.EventField.from_path(path)
+            for path in (  # built once: each is a jsii round trip
+                "$.detail.eventName",
+                "$.detail.userIdentity.arn",
+                "$.region",
+                "$.detail.type",
+                "$.detail.severity",
+                "$.detail.title",
+            )
+        }
         for alarm in API_CALL_ALARMS:
             rule = events.Rule(
                 rules,
@@ -192,9 +203,9 @@ class SecurityAlarms(Construct):
                 targets.SnsTopic(
                     self.topic,
                     message=events.RuleTargetInput.from_text(
-                        f"[{stack.account}] {alarm.title}: {events.EventField.from_path('$.detail.eventName')} by "
-                        f"{events.EventField.from_path('$.detail.userIdentity.arn')} in "
-                        f"{events.EventField.from_path('$.region')}"
+                        f"[{stack.account}] {alarm.title}: {field['$.detail.eventName']} by "
+                        f"{field['$.detail.userIdentity.arn']} in "
+                        f"{field['$.region']}"
                     ),
                 )
             )
@@ -213,9 +224,9 @@ class SecurityAlarms(Construct):
                 targets.SnsTopic(
                     self.topic,
                     message=events.RuleTargetInput.from_text(
-                        f"[{stack.account}] GuardDuty {band}: {events.EventField.from_path('$.detail.type')} "
-                        f"(severity {events.EventField.from_path('$.detail.severity')}): "
-                        f"{events.EventField.from_path('$.detail.title')}"
+                        f"[{stack.account}] GuardDuty {band}: {field['$.detail.type']} "
+                        f"(severity {field['$.detail.severity']}): "
+                        f"{field['$.detail.title']}"
                     ),
                 )
             )

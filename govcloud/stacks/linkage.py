@@ -1,0 +1,544 @@
+"""Data linkage platform (データ連携基盤): a private API and a file and event exchange between the core systems.
+
+``LinkageDataStack`` (stateful): the exchange bucket, the pseudonymization key (HMAC, never leaves KMS) and the
+key of the subscriber queues. ``LinkageStack`` (stateless): the functions, the private API, the event bus and the
+subscriber queues. The handler code is ``govcloud/runtime/linkage.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
+from govcloud.config import Config, pascal
+from govcloud.constructs.buckets import AccessLogBucket, SecureBucket
+from govcloud.constructs.keys import DataKey, service_statement
+from govcloud.constructs.log_groups import encrypted_log_group
+from govcloud.stacks.base import GovCloudStack
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+API_VERSION = "v1"
+
+
+def exchange_bucket_name(cfg: Config) -> str:
+    account = cfg.account_id(cfg.linkage.account)
+    return f"{cfg.name}-linkage-exchange-{account}-{cfg.regions.primary.name}"
+
+
+def caller_role_arns(cfg: Config, system: str) -> list[str]:
+    entry = cfg.linkage.systems[system]
+    return [f"arn:aws:iam::{entry.account}:role/{name}" for name in entry.caller_roles]
+
+
+class LinkageDataStack(GovCloudStack):
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey) -> None:
+        link = cfg.linkage
+        account = cfg.account_id(link.account)
+        region = cfg.regions.primary.name
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=account,
+            region=region,
+            summary="data linkage platform storage (exchange bucket, pseudonymization key, queue key)",
+            system="linkage",
+            classification="restricted",
+        )
+        access_logs = AccessLogBucket(
+            self,
+            "AccessLogBucket",
+            bucket_name=cfg.access_log_bucket_name(account, region),
+            expire_after_days=cfg.log_archive.access_log_expire_after_days,
+        ).bucket
+        secure = SecureBucket(
+            self,
+            "ExchangeBucket",
+            bucket_name=exchange_bucket_name(cfg),
+            encryption_key=key,
+            access_logs=access_logs,
+            access_log_prefix="exchange/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireExchange",
+                    expiration=cdk.Duration.days(400),
+                    noncurrent_version_expiration=cdk.Duration.days(30),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                )
+            ],
+        )
+        self.bucket = secure.bucket
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        # S3 sends object events to the default event bus only; the platform forwards them to its own bus.
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
+        acknowledge(
+            self.bucket,
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+            "The exchange bucket holds data in transit between systems; the accepted data is kept in the data lake, "
+            "whose raw zone is replicated to Osaka.",
+        )
+        for name in link.systems:
+            # Each system drops files only under its own producer folder of the inbox.
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Upload{pascal(name)}",
+                    principals=[iam.ArnPrincipal(arn) for arn in caller_role_arns(cfg, name)],
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects(f"inbox/*/{name}/*")],
+                )
+            )
+
+        self.mac_key = kms.Key(
+            self,
+            "PseudonymizationKey",
+            alias=f"alias/{cfg.name}/linkage-pseudonymization",
+            description=f"{cfg.name}: HMAC key for pseudonymizing personal identifiers; it never leaves KMS",
+            key_spec=kms.KeySpec.HMAC_256,
+            key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            pending_window=cdk.Duration.days(30),
+        )
+        cdk.Tags.of(self.mac_key).add("DataClassification", "restricted")
+        for rule in ("AwsSolutions-KMS5", "NIST.800.53.R5-KMSBackingKeyRotationEnabled"):
+            acknowledge(
+                self.mac_key,
+                rule,
+                "KMS cannot rotate HMAC keys, and a new key would give every resident a new token, breaking the "
+                "joins across the data lake that pseudonymization exists to keep possible.",
+            )
+
+        self.queue_key = DataKey(
+            self,
+            "QueueKey",
+            alias=f"alias/{cfg.name}/linkage-queues",
+            data_class="linkage",
+            description=f"{cfg.name}: subscriber queues of the linkage platform",
+            via_services=["sqs"],
+            service_statements=[
+                service_statement(
+                    "EventBridgeDelivers", "events.amazonaws.com", ["kms:Decrypt", "kms:GenerateDataKey*"]
+                ),
+                service_statement(
+                    "AlarmsOnQueues",
+                    "cloudwatch.amazonaws.com",
+                    ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    {"StringEquals": {"aws:SourceAccount": account}},
+                ),
+            ],
+        ).key
+
+
+class LinkageStack(GovCloudStack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: Config,
+        data: LinkageDataStack,
+        vpc: ec2.IVpc,
+        key: kms.IKey,
+        logs_key: kms.IKey,
+        alarm_topic: sns.ITopic,
+    ) -> None:
+        link = cfg.linkage
+        account = cfg.account_id(link.account)
+        region = cfg.regions.primary.name
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=account,
+            region=region,
+            summary="data linkage platform (private API, file and event exchange, subscriber queues, handlers)",
+            system="linkage",
+            classification="restricted",
+        )
+        self.logs_key = logs_key
+        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{cfg.name}-linkage")
+        datasets_json = json.dumps(
+            [
+                {
+                    "name": name,
+                    "producer": d.producer,
+                    "subscribers": list(d.subscribers),
+                    "format": d.format,
+                    "encoding": d.encoding,
+                    "key_column": d.key_column,
+                    "columns": d.columns,
+                    "identifiers": list(d.identifiers),
+                    "roles": {s: caller_role_arns(cfg, s) for s in (d.producer, *d.subscribers)},
+                }
+                for name, d in sorted(link.datasets.items())
+            ],
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        ingestion_role = cfg.data_lake_role_arn("ingestion")
+        environment = {
+            "DATASETS": datasets_json,
+            "EXCHANGE_BUCKET": exchange_bucket_name(cfg),
+            "RAW_BUCKET": cfg.data_lake_bucket_name("raw"),
+            "INGESTION_ROLE_ARN": ingestion_role,
+            "MAC_KEY_ID": data.mac_key.key_arn,
+            "EVENT_BUS": self.bus.event_bus_name,
+        }
+
+        # Functions: in the spoke's application subnets, HTTPS only to the hub's endpoints and to S3.
+        group = ec2.SecurityGroup(
+            self,
+            "FunctionSecurityGroup",
+            vpc=vpc,
+            description="Linkage functions: HTTPS to endpoints only",
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(
+            ec2.Peer.ipv4(cfg.network.hub_cidr), ec2.Port.tcp(443), "HTTPS to the hub's shared endpoints"
+        )
+        group.add_egress_rule(
+            ec2.Peer.prefix_list(link.s3_prefix_list_id), ec2.Port.tcp(443), "HTTPS to S3 through the gateway endpoint"
+        )
+        own = cfg.network.spokes[link.spoke].cidr
+        group.add_egress_rule(ec2.Peer.ipv4(own), ec2.Port.tcp(443), "HTTPS to this spoke's own endpoints")
+        statements = [
+            iam.PolicyStatement(
+                sid="Exchange",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[
+                    f"arn:aws:s3:::{exchange_bucket_name(cfg)}/{p}"
+                    for p in ("inbox/*", "outbox/*", "records/*", "quarantine/*")
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="ExchangeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+            ),
+            iam.PolicyStatement(sid="Pseudonymize", actions=["kms:GenerateMac"], resources=[data.mac_key.key_arn]),
+            iam.PolicyStatement(
+                sid="WriteRawThroughIngestionRole", actions=["sts:AssumeRole"], resources=[ingestion_role]
+            ),
+            iam.PolicyStatement(sid="Publish", actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]),
+            iam.PolicyStatement(
+                sid="VpcNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            ),
+        ]
+        self.functions: dict[str, lambda_.Function] = {}
+        for purpose, handler in (("api", "linkage.api_handler"), ("files", "linkage.file_handler")):
+            log_group = encrypted_log_group(
+                self, f"{pascal(purpose)}Logs", key=logs_key, retention_days=cfg.logging.retention_days
+            )
+            role = iam.Role(
+                self,
+                f"{pascal(purpose)}Role",
+                role_name=f"{cfg.name}-linkage-{purpose}",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            )
+            own_statements = [
+                *statements,
+                iam.PolicyStatement(
+                    sid="WriteOwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[f"arn:aws:logs:{region}:{account}:log-group:/{cfg.name}/linkage/{purpose}:*"],
+                ),
+            ]
+            policy = iam.ManagedPolicy(self, f"{pascal(purpose)}Policy", roles=[role], statements=own_statements)
+            acknowledge_wildcards(
+                policy,
+                own_statements,
+                "Objects of the exchange are named per dataset, date and batch at run time (prefix/*); Lambda "
+                "manages the function's network interfaces with EC2 calls that take no resource-level scoping.",
+            )
+            dead_letters = None
+            if purpose == "files":
+                dead_letters = sqs.Queue(
+                    self,
+                    "FilesDeadLetters",
+                    encryption=sqs.QueueEncryption.KMS,
+                    encryption_master_key=data.queue_key,
+                    enforce_ssl=True,
+                    removal_policy=cdk.RemovalPolicy.RETAIN,
+                    retention_period=cdk.Duration.days(14),
+                )
+                acknowledge(
+                    dead_letters, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the file handler."
+                )
+                self._alarm(
+                    dead_letters, "FilesDeadLettersAlarm", alarm_topic, "file handler events that failed every retry"
+                )
+            function = lambda_.Function(
+                self,
+                f"{pascal(purpose)}Function",
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                handler=handler,
+                code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc", "*", "!linkage.py"]),
+                role=role,
+                vpc=vpc,
+                vpc_subnets=ec2.SubnetSelection(subnet_group_name="Application"),
+                security_groups=[group],
+                allow_public_subnet=False,
+                environment=environment,
+                environment_encryption=key,
+                timeout=cdk.Duration.seconds(60),
+                memory_size=512,
+                reserved_concurrent_executions=link.reserved_concurrency,
+                log_group=log_group,
+                dead_letter_queue=dead_letters,
+                retry_attempts=2 if purpose == "files" else None,
+                description=f"Data linkage platform: {purpose} handler",
+            )
+            function.node.add_dependency(policy)
+            self.functions[purpose] = function
+        acknowledge(
+            self.functions["files"].role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "CDK adds sqs:SendMessage on the file handler's own dead-letter queue as an inline policy; everything "
+            "else the handler may do is in its managed policy.",
+        )
+        acknowledge(
+            self.functions["api"],
+            "NIST.800.53.R5-LambdaDLQ",
+            "API Gateway invokes this handler synchronously: a failure is answered to the caller, who still holds "
+            "the batch; a dead-letter queue serves asynchronous invocations only.",
+        )
+
+        self._events(cfg, data, alarm_topic)
+        self._api(cfg)
+
+    def _alarm(self, queue: sqs.IQueue, construct_id: str, topic: sns.ITopic, what: str) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=f"Linkage dead letters: {what}",
+            metric=queue.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5)),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(topic))
+
+    def _events(self, cfg: Config, data: LinkageDataStack, topic: sns.ITopic) -> None:
+        link = cfg.linkage
+        # Object events of the inbox: default bus -> linkage bus -> file handler.
+        inbox = events.EventPattern(
+            source=["aws.s3"],
+            detail_type=["Object Created"],
+            detail={"bucket": {"name": [exchange_bucket_name(cfg)]}, "object": {"key": [{"prefix": "inbox/"}]}},
+        )
+        forward = events.Rule(
+            self, "ForwardInboxEvents", description="S3 inbox events to the linkage bus", event_pattern=inbox
+        )
+        forward.add_target(targets.EventBus(self.bus))
+        acknowledge(
+            forward,
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "CDK's role for forwarding events to the linkage bus has one inline statement: events:PutEvents on "
+            "that bus.",
+        )
+        events.Rule(
+            self,
+            "InboxToFileHandler",
+            event_bus=self.bus,
+            description="Inbox files to the file handler",
+            event_pattern=inbox,
+        ).add_target(
+            targets.LambdaFunction(self.functions["files"], retry_attempts=2, max_event_age=cdk.Duration.hours(6))
+        )
+        # A queue per subscriber, with its dead-letter queue and an alarm on it; a rule per dataset and subscriber.
+        self.queues: dict[str, sqs.Queue] = {}
+        subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
+        for subscriber in subscribers:
+            dead = sqs.Queue(
+                self,
+                f"{pascal(subscriber)}DeadLetters",
+                encryption=sqs.QueueEncryption.KMS,
+                encryption_master_key=data.queue_key,
+                enforce_ssl=True,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+                retention_period=cdk.Duration.days(14),
+            )
+            acknowledge(dead, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of a subscriber queue.")
+            queue = sqs.Queue(
+                self,
+                f"{pascal(subscriber)}Queue",
+                encryption=sqs.QueueEncryption.KMS,
+                encryption_master_key=data.queue_key,
+                enforce_ssl=True,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+                retention_period=cdk.Duration.days(4),
+                visibility_timeout=cdk.Duration.minutes(5),
+                dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=5),
+            )
+            queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="SubscriberReads",
+                    principals=[iam.ArnPrincipal(arn) for arn in caller_role_arns(cfg, subscriber)],
+                    actions=[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    resources=[queue.queue_arn],
+                )
+            )
+            self._alarm(dead, f"{pascal(subscriber)}DeadLettersAlarm", topic, f"messages {subscriber} did not process")
+            self.queues[subscriber] = queue
+        for name, dataset in sorted(link.datasets.items()):
+            for subscriber in dataset.subscribers:
+                events.Rule(
+                    self,
+                    f"{pascal(name)}To{pascal(subscriber)}",
+                    event_bus=self.bus,
+                    description=f"{name} to {subscriber}",
+                    event_pattern=events.EventPattern(
+                        source=["govcloud.linkage"], detail_type=["DatasetRecordsAccepted"], detail={"dataset": [name]}
+                    ),
+                ).add_target(targets.SqsQueue(self.queues[subscriber]))
+
+    def _api(self, cfg: Config) -> None:
+        link = cfg.linkage
+        endpoints = sorted(s.api_endpoint_id for s in link.systems.values() if s.api_endpoint_id)
+        statements = [
+            iam.PolicyStatement(
+                sid="OnlyThroughTheCallersEndpoints",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+                conditions={"StringNotEquals": {"aws:SourceVpce": endpoints}},
+            )
+        ]
+        for name, dataset in sorted(link.datasets.items()):
+            for verb, path, systems in (
+                ("POST", f"/{API_VERSION}/datasets/{name}/records", [dataset.producer]),
+                ("GET", f"/{API_VERSION}/datasets/{name}/records/*", list(dataset.subscribers)),
+            ):
+                statements.append(
+                    iam.PolicyStatement(
+                        sid=f"{verb.title()}{pascal(name)}",
+                        principals=[iam.ArnPrincipal(arn) for s in systems for arn in caller_role_arns(cfg, s)],
+                        actions=["execute-api:Invoke"],
+                        resources=[f"execute-api:/*/{verb}{path}"],
+                        conditions={
+                            "StringEquals": {
+                                "aws:SourceVpce": sorted(link.systems[s].api_endpoint_id or "" for s in systems)
+                            }
+                        },
+                    )
+                )
+        access_logs = encrypted_log_group(
+            self, "ApiAccessLogs", key=self.logs_key, retention_days=cfg.logging.retention_days
+        )
+        api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{cfg.name}-linkage",
+            description="Data linkage platform: records of each dataset, from its producer to its subscribers",
+            endpoint_configuration=apigw.EndpointConfiguration(
+                types=[apigw.EndpointType.PRIVATE],
+                vpc_endpoints=[
+                    ec2.InterfaceVpcEndpoint.from_interface_vpc_endpoint_attributes(
+                        self, f"Endpoint{i}", port=443, vpc_endpoint_id=e
+                    )
+                    for i, e in enumerate(endpoints)
+                ],
+            ),
+            policy=iam.PolicyDocument(statements=statements),
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name="live",
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                throttling_rate_limit=link.throttle_rate_per_second,
+                throttling_burst_limit=link.throttle_burst,
+            ),
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+        )
+        validator = api.add_request_validator("Validator", validate_request_body=True, validate_request_parameters=True)
+        integration = apigw.LambdaIntegration(self.functions["api"])
+        records = (
+            api.root.add_resource(API_VERSION)
+            .add_resource("datasets")
+            .add_resource("{dataset}")
+            .add_resource("records")
+        )
+        methods = [
+            records.add_method("POST", integration, request_validator=validator),
+            records.add_resource("{id}").add_method("GET", integration, request_validator=validator),
+        ]
+        for method in methods:
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "Callers are systems, not people: IAM authorization (SigV4 with each system's role) and the resource "
+                "policy's per-dataset grants identify them; there is no user pool.",
+            )
+        self.api = api
+        for rule, why in (
+            (
+                "AwsSolutions-APIG3",
+                "A private API reachable only through the callers' VPC endpoints inside the closed network; IAM "
+                "authorization and the resource policy decide every call.",
+            ),
+            (
+                "AwsSolutions-APIG6",
+                "Execution logging needs an account-wide API Gateway CloudWatch role; access logs of every call go "
+                "to a KMS-encrypted log group instead.",
+            ),
+            (
+                "NIST.800.53.R5-APIGWExecutionLoggingEnabled",
+                "Access logs of every call go to a KMS-encrypted log group; execution logging would need an "
+                "account-wide role.",
+            ),
+            (
+                "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted",
+                "Records are personal data read once by their subscriber; nothing is cached.",
+            ),
+            (
+                "NIST.800.53.R5-APIGWSSLEnabled",
+                "The backend is a Lambda integration, not an HTTP endpoint: there is no backend TLS certificate to "
+                "present.",
+            ),
+            (
+                "NIST.800.53.R5-APIGWAssociatedWithWAF",
+                "A private API reachable only through the callers' VPC endpoints inside the closed network.",
+            ),
+        ):
+            acknowledge(api, rule, why)
