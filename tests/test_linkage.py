@@ -170,3 +170,16 @@ def test_bad_linkage_configs() -> None:
     assert "its spoke must be in the mynumber segment" in _bad(
         lambda d: d["network"]["spokes"]["linkage"].update(segment="lgwan")
     )
+
+
+def test_other_accounts_can_use_the_keys_they_need_and_only_through_their_service(stg) -> None:
+    linkage_key = props(stg.resources("KobeStg-Baseline-Linkage", "AWS::KMS::Key")["LinkageKeyA6540845"])
+    statements = {s.get("Sid"): s for s in linkage_key["KeyPolicy"]["Statement"]}
+    upload = statements["ProducersUploadThroughS3"]
+    assert upload["Principal"] == {"AWS": "arn:aws:iam::111100000003:role/kobe-stg-rr-linkage"}
+    assert upload["Action"] == "kms:GenerateDataKey"
+    assert upload["Condition"] == {"StringEquals": {"kms:ViaService": "s3.ap-northeast-1.amazonaws.com"}}
+    queue_key = props(stg.resources(DATA, "AWS::KMS::Key")["QueueKey9E389019"])
+    read = {s.get("Sid"): s for s in queue_key["KeyPolicy"]["Statement"]}["SubscribersReadTheirQueues"]
+    assert read["Principal"] == {"AWS": "arn:aws:iam::111100000006:role/kobe-stg-tax-linkage"}
+    assert read["Condition"] == {"StringEquals": {"kms:ViaService": "sqs.ap-northeast-1.amazonaws.com"}}

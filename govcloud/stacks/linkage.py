@@ -96,6 +96,18 @@ class LinkageDataStack(GovCloudStack):
             "The exchange bucket holds data in transit between systems; the accepted data is kept in the data lake, "
             "whose raw zone is replicated to Osaka.",
         )
+        producers = sorted({d.producer for d in link.datasets.values()})
+        subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
+        # Producers in other accounts encrypt their uploads with the exchange bucket's key, through S3 only.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ProducersUploadThroughS3",
+                principals=[iam.ArnPrincipal(arn) for p in producers for arn in caller_role_arns(cfg, p)],
+                actions=["kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            )
+        )
         for name in link.systems:
             # Each system drops files only under its own producer folder of the inbox.
             self.bucket.add_to_resource_policy(
@@ -136,6 +148,13 @@ class LinkageDataStack(GovCloudStack):
             service_statements=[
                 service_statement(
                     "EventBridgeDelivers", "events.amazonaws.com", ["kms:Decrypt", "kms:GenerateDataKey*"]
+                ),
+                iam.PolicyStatement(
+                    sid="SubscribersReadTheirQueues",
+                    principals=[iam.ArnPrincipal(arn) for s in subscribers for arn in caller_role_arns(cfg, s)],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
                 ),
                 service_statement(
                     "AlarmsOnQueues",
