@@ -12,6 +12,16 @@ from constructs import Construct
 from govcloud.compliance.packs import acknowledge
 
 
+def object_lock(mode: str, days: int) -> s3.ObjectLockRetention:
+    """Default retention of an Object Lock bucket: ``COMPLIANCE`` (nobody can shorten it) or ``GOVERNANCE``."""
+    duration = cdk.Duration.days(days)
+    return (
+        s3.ObjectLockRetention.compliance(duration)
+        if mode == "COMPLIANCE"
+        else s3.ObjectLockRetention.governance(duration)
+    )
+
+
 class AccessLogBucket(Construct):
     """The target of S3 server access logs for one account and region.
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from govcloud.config import MANAGED_BY, Config, DataClassification
+from govcloud.constructs.buckets import AccessLogBucket
 
 
 class GovCloudStack(cdk.Stack):
@@ -46,6 +48,16 @@ class GovCloudStack(cdk.Stack):
         }
         cdk.Tags.of(self).add("System", system)
         cdk.Tags.of(self).add("DataClassification", classification)
+
+    def access_log_bucket(self) -> s3.Bucket:
+        """The S3 server access-log bucket of this stack's account and region (one per account and region that
+        has buckets: S3 delivers access logs only within the same account and region)."""
+        return AccessLogBucket(
+            self,
+            "AccessLogBucket",
+            bucket_name=self.cfg.access_log_bucket_name(self.account, self.region),
+            expire_after_days=self.cfg.log_archive.access_log_expire_after_days,
+        ).bucket
 
     def tag_raw_resource(self, resource: cdk.CfnResource) -> None:
         """Tags for a resource that CDK's tag aspect cannot reach (raw ``CfnResource`` of a CDK provider)."""

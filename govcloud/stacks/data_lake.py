@@ -14,7 +14,7 @@ from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import DATA_LAKE_ZONES, Config
-from govcloud.constructs.buckets import AccessLogBucket, SecureBucket
+from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.disaster_recovery import dr_key_alias_arn
 
@@ -45,22 +45,11 @@ class DataLakeStack(GovCloudStack):
             system="data-lake",
             classification="restricted",
         )
-        access_logs = AccessLogBucket(
-            self,
-            "AccessLogBucket",
-            bucket_name=cfg.access_log_bucket_name(account, region),
-            expire_after_days=cfg.log_archive.access_log_expire_after_days,
-        ).bucket
+        access_logs = self.access_log_bucket()
         self.buckets: dict[str, s3.Bucket] = {}
         for zone in (*DATA_LAKE_ZONES, RESULTS):
-            lock = None
-            if zone == "raw" and lake.raw_object_lock is not None:
-                days = cdk.Duration.days(lake.raw_object_lock.days)
-                lock = (
-                    s3.ObjectLockRetention.compliance(days)
-                    if lake.raw_object_lock.mode == "COMPLIANCE"
-                    else s3.ObjectLockRetention.governance(days)
-                )
+            raw_lock = lake.raw_object_lock if zone == "raw" else None
+            lock = object_lock(raw_lock.mode, raw_lock.days) if raw_lock else None
             bucket = SecureBucket(
                 self,
                 f"{zone.title()}Bucket",

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config
-from govcloud.constructs.buckets import AccessLogBucket, SecureBucket
+from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.keys import DataKey
 from govcloud.stacks.base import GovCloudStack
 
@@ -55,21 +55,10 @@ class DisasterRecoveryStack(GovCloudStack):
             data_class="data-lake",
             description=f"{cfg.name}: Osaka replicas of the data lake zones",
         ).key
-        access_logs = AccessLogBucket(
-            self,
-            "AccessLogBucket",
-            bucket_name=cfg.access_log_bucket_name(account, region),
-            expire_after_days=cfg.log_archive.access_log_expire_after_days,
-        ).bucket
+        access_logs = self.access_log_bucket()
         for zone in lake.replicate:
-            lock = None
-            if zone == "raw" and lake.raw_object_lock is not None:
-                days = cdk.Duration.days(lake.raw_object_lock.days)
-                lock = (
-                    s3.ObjectLockRetention.compliance(days)
-                    if lake.raw_object_lock.mode == "COMPLIANCE"
-                    else s3.ObjectLockRetention.governance(days)
-                )
+            raw_lock = lake.raw_object_lock if zone == "raw" else None
+            lock = object_lock(raw_lock.mode, raw_lock.days) if raw_lock else None
             replica = SecureBucket(
                 self,
                 f"{zone.title()}Replica",

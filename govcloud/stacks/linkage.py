@@ -27,7 +27,7 @@ from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import Config, pascal
-from govcloud.constructs.buckets import AccessLogBucket, SecureBucket
+from govcloud.constructs.buckets import SecureBucket
 from govcloud.constructs.keys import DataKey, service_statement
 from govcloud.constructs.log_groups import encrypted_log_group
 from govcloud.stacks.base import GovCloudStack
@@ -61,12 +61,7 @@ class LinkageDataStack(GovCloudStack):
             system="linkage",
             classification="restricted",
         )
-        access_logs = AccessLogBucket(
-            self,
-            "AccessLogBucket",
-            bucket_name=cfg.access_log_bucket_name(account, region),
-            expire_after_days=cfg.log_archive.access_log_expire_after_days,
-        ).bucket
+        access_logs = self.access_log_bucket()
         secure = SecureBucket(
             self,
             "ExchangeBucket",

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config
-from govcloud.constructs.buckets import AccessLogBucket, SecureBucket
+from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.keys import DataKey, service_statement
 from govcloud.stacks.base import GovCloudStack
 
@@ -90,19 +90,10 @@ class LogArchiveStack(GovCloudStack):
             ],
         ).key
 
-        self.access_logs = AccessLogBucket(
-            self,
-            "AccessLogBucket",
-            bucket_name=cfg.access_log_bucket_name(account, region),
-            expire_after_days=cfg.log_archive.access_log_expire_after_days,
-        ).bucket
+        self.access_logs = self.access_log_bucket()
 
         la = cfg.log_archive
-        lock = (
-            s3.ObjectLockRetention.compliance(cdk.Duration.days(la.object_lock_days))
-            if la.object_lock_mode == "COMPLIANCE"
-            else s3.ObjectLockRetention.governance(cdk.Duration.days(la.object_lock_days))
-        )
+        lock = object_lock(la.object_lock_mode, la.object_lock_days)
         log_bucket = SecureBucket(
             self,
             "LogBucket",
