@@ -124,6 +124,12 @@ def test_exchange_bucket_and_keys(stg) -> None:
     assert "LinkageKey" in json.dumps(bucket["BucketEncryption"])
     mac = props(stg.resources(DATA, "AWS::KMS::Key")["PseudonymizationKeyBFF150DB"])
     assert mac["KeySpec"] == "HMAC_256" and mac["KeyUsage"] == "GENERATE_VERIFY_MAC"
+    actions = {
+        a
+        for st in mac["KeyPolicy"]["Statement"]
+        for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    }
+    assert "kms:*" not in actions and "kms:Decrypt" not in actions and "kms:GenerateMac" in actions
     policy = next(
         props(p) for lid, p in stg.resources(DATA, "AWS::S3::BucketPolicy").items() if lid.startswith("ExchangeBucket")
     )

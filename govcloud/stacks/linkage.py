@@ -28,7 +28,7 @@ from constructs import Construct
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import Config, pascal
 from govcloud.constructs.buckets import SecureBucket
-from govcloud.constructs.keys import DataKey, service_statement
+from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, DataKey, service_statement
 from govcloud.constructs.log_groups import encrypted_log_group
 from govcloud.stacks.base import GovCloudStack
 
@@ -123,6 +123,24 @@ class LinkageDataStack(GovCloudStack):
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
             removal_policy=cdk.RemovalPolicy.RETAIN,
             pending_window=cdk.Duration.days(30),
+            # The account administers the key; its principals can only compute and check MACs with it (and only
+            # the linkage functions' roles are given kms:GenerateMac in IAM). Nothing can export it.
+            policy=iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        sid="KeyAdministration",
+                        principals=[iam.AccountRootPrincipal()],
+                        actions=KEY_ADMIN_ACTIONS,
+                        resources=["*"],
+                    ),
+                    iam.PolicyStatement(
+                        sid="MacOperationsOnly",
+                        principals=[iam.AccountRootPrincipal()],
+                        actions=["kms:GenerateMac", "kms:VerifyMac", "kms:DescribeKey"],
+                        resources=["*"],
+                    ),
+                ]
+            ),
         )
         cdk.Tags.of(self.mac_key).add("DataClassification", "restricted")
         for rule in ("AwsSolutions-KMS5", "NIST.800.53.R5-KMSBackingKeyRotationEnabled"):
