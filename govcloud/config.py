@@ -278,6 +278,11 @@ class NetworkSettings(_Model):
     forward_domains: tuple[Annotated[Str, Field(pattern=DOMAIN)], ...] = ()
     dns_allowed_domains: tuple[Annotated[Str, Field(pattern=DOMAIN)], ...] = ()
     dns_delivery: Literal["ram", "profile"]
+    s3_prefix_list_id: Annotated[Str, Field(pattern=r"^pl-[0-9a-f]{8,17}$")]
+    """AWS-managed prefix list of S3 in the primary region, for security groups (aws ec2 describe-prefix-lists)."""
+    s3_cidrs: Annotated[tuple[Network, ...], Field(min_length=1)]
+    """The CIDRs of that prefix list, for network ACLs, which cannot name a prefix list
+    (aws ec2 get-managed-prefix-list-entries --prefix-list-id <s3_prefix_list_id>)."""
     allowed_segment_pairs: tuple[tuple[Str, Str], ...] = ()
     segments: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME)], Segment], Field(min_length=1)]
     spokes: dict[Annotated[Str, Field(pattern=ROLE_NAME)], Spoke] = Field(default_factory=dict)
@@ -348,8 +353,6 @@ class Linkage(_Model):
     reserved_concurrency: Annotated[Int, Field(ge=1, le=1000)]
     throttle_rate_per_second: Annotated[Int, Field(ge=1, le=10000)]
     throttle_burst: Annotated[Int, Field(ge=1, le=5000)]
-    s3_prefix_list_id: Annotated[Str, Field(pattern=r"^pl-[0-9a-f]{8,17}$")]
-    """Prefix list of the S3 gateway endpoint in the primary region (aws ec2 describe-prefix-lists)."""
     systems: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME)], LinkageSystem], Field(min_length=1)]
     datasets: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME)], DatasetSettings], Field(min_length=1)]
 

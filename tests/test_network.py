@@ -305,9 +305,17 @@ def test_spoke_nacls_per_tier(stg) -> None:
         for e in entries
         if "DataAcl" in ref_id(e["NetworkAclId"]) and not e.get("Egress")
     }
-    assert data_in == {("10.101.0.0/20", None), ("10.100.0.0/22", 1024)}  # the VPC itself, returns from the hub
+    # the VPC itself, returns from the hub and from S3 (gateway endpoint)
+    assert data_in == {
+        ("10.101.0.0/20", None),
+        ("10.100.0.0/22", 1024),
+        ("198.51.100.0/24", 1024),
+        ("203.0.113.128/25", 1024),
+    }
+    s3_out = {e["CidrBlock"] for e in entries if e.get("Egress") and e.get("PortRange", {}).get("From") == 443}
+    assert {"198.51.100.0/24", "203.0.113.128/25"} <= s3_out
     assert all(e["RuleAction"] == "allow" for e in entries)
-    known = {"10.101.0.0/20", "10.100.0.0/22", "172.16.0.0/16", "10.101.16.0/20"}
+    known = {"10.101.0.0/20", "10.100.0.0/22", "172.16.0.0/16", "10.101.16.0/20", "198.51.100.0/24", "203.0.113.128/25"}
     assert {e["CidrBlock"] for e in entries} <= known
 
 

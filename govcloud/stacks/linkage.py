@@ -247,7 +247,9 @@ class LinkageStack(GovCloudStack):
             ec2.Peer.ipv4(cfg.network.hub_cidr), ec2.Port.tcp(443), "HTTPS to the hub's shared endpoints"
         )
         group.add_egress_rule(
-            ec2.Peer.prefix_list(link.s3_prefix_list_id), ec2.Port.tcp(443), "HTTPS to S3 through the gateway endpoint"
+            ec2.Peer.prefix_list(cfg.network.s3_prefix_list_id),
+            ec2.Port.tcp(443),
+            "HTTPS to S3 through the gateway endpoint",
         )
         own = cfg.network.spokes[link.spoke].cidr
         group.add_egress_rule(ec2.Peer.ipv4(own), ec2.Port.tcp(443), "HTTPS to this spoke's own endpoints")

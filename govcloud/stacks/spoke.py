@@ -95,7 +95,7 @@ class SpokeNetworkStack(GovCloudStack):
             subnet_ids=[s.subnet_id for s in self.network.subnets("Attachments")],
         )
         self.network.add_routes_to_transit_gateway(reachable, ids.transit_gateway_id, attachment)
-        self._nacls(vpc, conf.cidr, net.hub_cidr, reachable)
+        self._nacls(vpc, conf.cidr, net.hub_cidr, reachable, list(net.s3_cidrs))
 
         gateway = vpc.add_gateway_endpoint(
             "S3Endpoint",
@@ -186,8 +186,9 @@ class SpokeNetworkStack(GovCloudStack):
             self, "QueryLoggingVpc", resolver_query_log_config_id=query_logs.attr_id, resource_id=vpc.vpc_id
         )
 
-    def _nacls(self, vpc: ec2.Vpc, own: str, hub: str, reachable: list[str]) -> None:
-        """Stateless guards per tier: the VPC itself, the hub and the segment, on the ports each tier needs."""
+    def _nacls(self, vpc: ec2.Vpc, own: str, hub: str, reachable: list[str], s3: list[str]) -> None:
+        """Stateless guards per tier: the VPC itself, the hub and the segment, on the ports each tier needs; and
+        S3 through the gateway endpoint (its CIDRs: a network ACL cannot name the prefix list)."""
         tcp_https = ec2.AclTraffic.tcp_port(443)
         tcp_ephemeral = ec2.AclTraffic.tcp_port_range(*EPHEMERAL)
         everything = ec2.AclTraffic.all_traffic()
@@ -198,11 +199,15 @@ class SpokeNetworkStack(GovCloudStack):
                 ("Returns", ec2.TrafficDirection.INGRESS, reachable, tcp_ephemeral),
                 ("HttpsOut", ec2.TrafficDirection.EGRESS, reachable, tcp_https),
                 ("ReturnsOut", ec2.TrafficDirection.EGRESS, reachable, tcp_ephemeral),
+                ("S3Out", ec2.TrafficDirection.EGRESS, s3, tcp_https),
+                ("S3Returns", ec2.TrafficDirection.INGRESS, s3, tcp_ephemeral),
             ],
             # Data: reached only from inside the VPC; calls the hub's endpoints (agents, patching).
             "Data": [
                 ("Returns", ec2.TrafficDirection.INGRESS, [hub], tcp_ephemeral),
                 ("HttpsOut", ec2.TrafficDirection.EGRESS, [hub], tcp_https),
+                ("S3Out", ec2.TrafficDirection.EGRESS, s3, tcp_https),
+                ("S3Returns", ec2.TrafficDirection.INGRESS, s3, tcp_ephemeral),
             ],
             # Attachments: the Transit Gateway's interfaces carry whatever the other tiers may send.
             "Attachments": [
