@@ -192,6 +192,9 @@ CIDR = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"
 IPV4 = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$"
 DOMAIN = r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 
+# Network ACL rules per direction: the AWS default quota (adjustable to 40 on request).
+NACL_RULES_PER_DIRECTION = 20
+
 # Interface endpoint services a spoke may need, by the service part of com.amazonaws.<region>.<service>.
 ENDPOINT_SERVICES = (
     "ssm", "ssmmessages", "ec2messages", "ec2", "kms", "logs", "monitoring", "sts", "secretsmanager", "sqs", "sns",
@@ -440,6 +443,21 @@ class Config(_Model):
         segments = {segment} | (set(self.allowed_peers(segment)) if with_allowed else set())
         return [s.cidr for s in self.network.spokes.values() if s.segment in segments]
 
+    def reachable_from(self, spoke: str) -> list[str]:
+        """What a spoke may reach: the hub, its own segment (city hall side and other spokes), allowed segments."""
+        net = self.network
+        conf = net.spokes[spoke]
+        peers = self.allowed_peers(conf.segment)
+        return sorted(
+            {
+                net.hub_cidr,
+                *net.segments[conf.segment].on_premises_cidrs,
+                *(c for c in self.segment_spoke_cidrs(conf.segment) if c != conf.cidr),
+                *(c for p in peers for c in net.segments[p].on_premises_cidrs),
+                *(c for p in peers for c in self.segment_spoke_cidrs(p)),
+            }
+        )
+
     def allowed_peers(self, segment: str) -> list[str]:
         """Segments that ``segment`` may talk to, from the explicit allow-list."""
         peers = {b for a, b in self.network.allowed_segment_pairs if a == segment}
@@ -625,6 +643,17 @@ def _network_checks(cfg: Config) -> Iterator[Problem]:
         prefix = ipaddress.IPv4Network(spoke.cidr).prefixlen
         if not low <= prefix <= high:
             yield Problem(f"{key}.cidr", spoke.cidr, f"a spoke VPC is a /{low} to a /{high}")
+        if spoke.segment in net.segments and spoke.account in cfg.accounts:
+            # The application tier's inbound ACL: the VPC, HTTPS and returns from each reachable network, S3 returns.
+            entries = 1 + 2 * len(cfg.reachable_from(name)) + len(net.s3_cidrs)
+            if entries > NACL_RULES_PER_DIRECTION:
+                yield Problem(
+                    f"{key}.segment",
+                    spoke.segment,
+                    f"the spoke's network ACL would need {entries} inbound rules (AWS allows "
+                    f"{NACL_RULES_PER_DIRECTION} by default): give the segment's spokes CIDRs under one supernet, "
+                    "or raise the quota and this limit together",
+                )
         for i, service in enumerate(spoke.endpoints_in_spoke):
             if service not in ENDPOINT_SERVICES:
                 yield Problem(

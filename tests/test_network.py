@@ -437,3 +437,13 @@ def test_missing_cross_account_id_says_how_to_read_it() -> None:
 def test_unknown_endpoint_service() -> None:
     message = _net(lambda n: n["endpoint_services"].append("s3-outposts"))
     assert "network.endpoint_services[16] = 's3-outposts': unknown; allowed:" in message
+
+
+def test_too_many_networks_for_a_spoke_acl_are_caught() -> None:
+    def many(n: dict) -> None:
+        for i in range(10):
+            n["spokes"][f"extra-{i}"] = {**n["spokes"]["linkage"], "cidr": f"10.102.{16 * i}.0/20"}
+            n["spokes"][f"extra-{i}"].pop("endpoints_in_spoke", None)
+
+    message = _net(many)
+    assert "network ACL would need 29 inbound rules (AWS allows 20 by default)" in message

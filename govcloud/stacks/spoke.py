@@ -73,19 +73,7 @@ class SpokeNetworkStack(GovCloudStack):
         vpc = self.network.vpc
 
         # What this spoke may reach: the hub, its own segment (city hall side and other spokes), allowed segments.
-        segment = net.segments[conf.segment]
-        peers = cfg.allowed_peers(conf.segment)
-        same_segment = [c for c in cfg.segment_spoke_cidrs(conf.segment) if c != conf.cidr]
-        reachable = sorted(
-            {
-                net.hub_cidr,
-                *segment.on_premises_cidrs,
-                *same_segment,
-                *(c for p in peers for c in net.segments[p].on_premises_cidrs),
-                *(c for p in peers for c in cfg.segment_spoke_cidrs(p)),
-            }
-        )
-        self.reachable = reachable
+        reachable = cfg.reachable_from(spoke)
 
         attachment = ec2.CfnTransitGatewayVpcAttachment(
             self,
