@@ -91,6 +91,18 @@ def test_handlers_and_their_configuration(stg, stg_cfg) -> None:
     assert env["INGESTION_ROLE_ARN"] == "arn:aws:iam::111100000005:role/kobe-stg-dl-ingestion"
     roles = {props(r).get("RoleName") for r in stg.resources(LINK, "AWS::IAM::Role").values()}
     assert {"kobe-stg-linkage-api", "kobe-stg-linkage-files"} <= roles  # the names the ingestion role trusts
+    # Each function writes to its own KMS-encrypted log group, which its policy names.
+    groups = {props(g).get("LogGroupName"): lid for lid, g in stg.resources(LINK, "AWS::Logs::LogGroup").items()}
+    for purpose, handler in (("api", "linkage.api_handler"), ("files", "linkage.file_handler")):
+        name = f"/kobe-stg/linkage/{purpose}"
+        assert functions[handler]["LoggingConfig"]["LogGroup"] == {"Ref": groups[name]}
+        policy = next(
+            props(p)
+            for lid, p in stg.resources(LINK, "AWS::IAM::ManagedPolicy").items()
+            if lid.startswith(purpose.title())
+        )
+        logs = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}["WriteOwnLogs"]
+        assert logs["Resource"] == f"arn:aws:logs:ap-northeast-1:111100000004:log-group:{name}:*"
     files = functions["linkage.file_handler"]
     assert "DeadLetterConfig" in files  # asynchronously invoked: failures go to a dead-letter queue
 

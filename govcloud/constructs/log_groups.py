@@ -19,10 +19,14 @@ RETENTION = {
 }
 
 
-def encrypted_log_group(scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int) -> logs.LogGroup:
+def encrypted_log_group(
+    scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int, name: str | None = None
+) -> logs.LogGroup:
+    """``name`` fixes the log group's name, so that a policy can name it without a token."""
     return logs.LogGroup(
         scope,
         construct_id,
+        log_group_name=name,
         encryption_key=key,
         retention=RETENTION[retention_days],
         removal_policy=cdk.RemovalPolicy.RETAIN,

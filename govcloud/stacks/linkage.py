@@ -284,8 +284,13 @@ class LinkageStack(GovCloudStack):
         ]
         self.functions: dict[str, lambda_.Function] = {}
         for purpose, handler in (("api", "linkage.api_handler"), ("files", "linkage.file_handler")):
+            log_group_name = f"/{cfg.name}/linkage/{purpose}"  # fixed, so that the policy below names it literally
             log_group = encrypted_log_group(
-                self, f"{pascal(purpose)}Logs", key=logs_key, retention_days=cfg.logging.retention_days
+                self,
+                f"{pascal(purpose)}Logs",
+                key=logs_key,
+                retention_days=cfg.logging.retention_days,
+                name=log_group_name,
             )
             role = iam.Role(
                 self,
@@ -298,7 +303,7 @@ class LinkageStack(GovCloudStack):
                 iam.PolicyStatement(
                     sid="WriteOwnLogs",
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[f"arn:aws:logs:{region}:{account}:log-group:/{cfg.name}/linkage/{purpose}:*"],
+                    resources=[f"arn:aws:logs:{region}:{account}:log-group:{log_group_name}:*"],
                 ),
             ]
             policy = iam.ManagedPolicy(self, f"{pascal(purpose)}Policy", roles=[role], statements=own_statements)
