@@ -14,7 +14,7 @@ from govcloud.stacks.linkage import LinkageDataStack, LinkageStack
 from govcloud.stacks.log_archive import LogArchiveStack
 from govcloud.stacks.network_attachments import NetworkAttachmentsStack
 from govcloud.stacks.network_hub import NetworkHubStack
-from govcloud.stacks.spoke import SpokeNetworkStack
+from govcloud.stacks.spoke import SpokeNetworkStack, SpokeZonesStack
 
 
 class GovCloudStage(cdk.Stage):
@@ -59,6 +59,24 @@ class GovCloudStage(cdk.Stage):
             self.attachments.add_stack_dependency(self.hub)
             for stack in self.spokes.values():
                 self.attachments.add_stack_dependency(stack)
+            if net.dns_delivery == "ram":
+                # Last: a spoke VPC can be associated with the hub's zones only once the hub has authorized it.
+                for name, spoke in net.spokes.items():
+                    zones = SpokeZonesStack(
+                        self,
+                        f"SpokeZones-{pascal(name)}",
+                        cfg=cfg,
+                        spoke=name,
+                        vpc=self.spokes[name].network.vpc,
+                        logs_key=self.baselines[spoke.account].keys["logs"],
+                    )
+                    zone_producers: tuple[cdk.Stack, ...] = (
+                        self.spokes[name],
+                        self.attachments,
+                        self.baselines[spoke.account],
+                    )
+                    for zone_producer in zone_producers:
+                        zones.add_stack_dependency(zone_producer)
 
         # Data lake: Osaka replicas first (replication needs its destination), then storage, then the catalog.
         lake = cfg.data_lake
@@ -94,5 +112,11 @@ class GovCloudStage(cdk.Stage):
             logs_key=link_baseline.keys["logs"],
             alarm_topic=link_baseline.alarms.topic,
         )
-        for producer in (self.linkage_data, self.spokes[link.spoke], link_baseline, self.data_lake_catalog):
-            self.linkage.add_stack_dependency(producer)  # the ingestion role lives in the data lake catalog
+        link_producers: tuple[cdk.Stack, ...] = (
+            self.linkage_data,
+            self.spokes[link.spoke],
+            link_baseline,
+            self.data_lake_catalog,
+        )
+        for link_producer in link_producers:
+            self.linkage.add_stack_dependency(link_producer)  # the ingestion role lives in the data lake catalog

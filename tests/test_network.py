@@ -35,6 +35,11 @@ def props(resource: dict[str, Any]) -> dict[str, Any]:
     return resource.get("Properties", {})
 
 
+def one_props(resources: dict[str, Any]) -> dict[str, Any]:
+    assert len(resources) == 1, list(resources)
+    return props(next(iter(resources.values())))
+
+
 def ref_id(value: Any) -> str:
     """The logical ID a Ref or GetAtt points at (or the literal)."""
     if isinstance(value, dict):
@@ -266,8 +271,11 @@ def test_spoke_dns_with_ram_delivery(stg) -> None:
         props(r) for r in spoke.values() if r["Type"] == "AWS::Route53Resolver::FirewallRuleGroupAssociation"
     )
     assert firewall["FirewallRuleGroupId"] == "rslvr-frg-010000000000a"
-    sharing = next(props(r) for r in spoke.values() if r["Type"] == "Custom::HostedZoneSharing")
+    assert not [r for r in spoke.values() if r["Type"] == "Custom::HostedZoneSharing"]  # in the zones stack
+    sharing = one_props(stg.resources("KobeStg-SpokeZones-ResidentRegistry", "Custom::HostedZoneSharing"))
     assert sharing["Mode"] == "associate" and len(sharing["HostedZoneIds"]) == 16
+    zones = stg.artifacts["KobeStg-SpokeZones-ResidentRegistry"]["dependencies"]
+    assert any(d.startswith("KobeStgNetworkAttachments") for d in zones)  # after the hub authorized the VPC
     authorizations = [props(r) for r in stg.resources(ATT, "Custom::HostedZoneSharing").values()]
     assert sorted(a["VpcId"] for a in authorizations) == ["vpc-0100000000000a1", "vpc-0100000000000a2"]
     assert all(a["Mode"] == "authorize" for a in authorizations)
@@ -357,7 +365,7 @@ def test_linkage_spoke_has_its_own_execute_api_endpoint(stg) -> None:
     interface = [e for e in endpoints if e.get("VpcEndpointType") == "Interface"]
     assert len(interface) == 1 and interface[0]["PrivateDnsEnabled"] is True
     assert json.dumps(interface[0]["ServiceName"]).count("execute-api") == 1
-    sharing = next(props(r) for r in stg.resources("KobeStg-Spoke-Linkage", "Custom::HostedZoneSharing").values())
+    sharing = one_props(stg.resources("KobeStg-SpokeZones-Linkage", "Custom::HostedZoneSharing"))
     assert len(sharing["HostedZoneIds"]) == 16  # execute-api is not a hub service, so all 16 hub zones
 
 

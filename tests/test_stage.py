@@ -12,6 +12,8 @@ STG_STACKS = {
     "KobeStg-Baseline-ResidentRegistry": "111100000003",
     "KobeStg-Baseline-Linkage": "111100000004",
     "KobeStg-Baseline-DataLake": "111100000005",
+    "KobeStg-SpokeZones-ResidentRegistry": "111100000003",
+    "KobeStg-SpokeZones-Linkage": "111100000004",
     "KobeStg-LinkageData": "111100000004",
     "KobeStg-Linkage": "111100000004",
     "KobeStg-NetworkHub": "111100000002",

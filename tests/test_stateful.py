@@ -23,11 +23,8 @@ HUB_ZONES = (
     "ZoneSnsE776DF9F", "ZoneEventsE21091E3", "ZoneGlue8831B35A", "ZoneAthenaA9464BF5", "ZoneLakeformation0558AD97",
     "ZoneBackupC79B9F78",
 )  # fmt: skip
-SPOKE = {
-    "Vpc49347EA9": "AWS::EC2::VPC",
-    "TransitGatewayAttachment": "AWS::EC2::TransitGatewayVpcAttachment",
-    "EndpointZonesLogs9CE3CBE6": "AWS::Logs::LogGroup",
-}
+SPOKE = {"Vpc49347EA9": "AWS::EC2::VPC", "TransitGatewayAttachment": "AWS::EC2::TransitGatewayVpcAttachment"}
+SPOKE_ZONES = {"EndpointZonesLogs9CE3CBE6": "AWS::Logs::LogGroup"}
 
 PINNED = {
     "KobeStg-LogArchive": {
@@ -60,6 +57,8 @@ PINNED = {
     },
     "KobeStg-Spoke-ResidentRegistry": SPOKE,
     "KobeStg-Spoke-Linkage": SPOKE,
+    "KobeStg-SpokeZones-ResidentRegistry": SPOKE_ZONES,
+    "KobeStg-SpokeZones-Linkage": SPOKE_ZONES,
     "KobeStg-LinkageData": {
         "AccessLogBucket99AA64AA": "AWS::S3::Bucket",
         "ExchangeBucketE8B1A42A": "AWS::S3::Bucket",

@@ -149,16 +149,7 @@ class SpokeNetworkStack(GovCloudStack):
                 mutation_protection="ENABLED",
                 name=f"{cfg.name}-{spoke}",
             )
-            shared = [s for s in cfg.shared_endpoint_services() if s not in conf.endpoints_in_spoke]
-            sharing = ZoneSharing(
-                self,
-                "EndpointZones",
-                mode="associate",
-                zone_ids=[ids.hosted_zone_ids[s] for s in shared],
-                log_key=logs_key,
-                log_retention_days=cfg.logging.retention_days,
-            )
-            sharing.share(self, "EndpointZoneAssociation", vpc_id=vpc.vpc_id, region=region)
+            # The endpoint zones are associated by SpokeZonesStack, after the hub has authorized this VPC.
         else:
             assert ids.profile_id is not None
             profiles.CfnProfileAssociation(
@@ -235,3 +226,35 @@ class SpokeNetworkStack(GovCloudStack):
                         direction=direction,
                         rule_action=ec2.Action.ALLOW,
                     )
+
+
+class SpokeZonesStack(GovCloudStack):
+    """Associates a spoke VPC with the hub's endpoint zones (``dns_delivery = "ram"``).
+
+    Across accounts the zones' owner must first authorize the VPC, which the hub side does in
+    ``NetworkAttachmentsStack`` once the VPC exists: so this stack comes after both."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: Config, spoke: str, vpc: ec2.IVpc, logs_key: kms.IKey
+    ) -> None:
+        conf = cfg.network.spokes[spoke]
+        super().__init__(
+            scope,
+            construct_id,
+            cfg=cfg,
+            account=cfg.account_id(conf.account),
+            region=cfg.regions.primary.name,
+            summary=f"endpoint zones of the hub associated with the '{spoke}' spoke VPC",
+            system=spoke,
+            classification="internal",
+        )
+        shared = [s for s in cfg.shared_endpoint_services() if s not in conf.endpoints_in_spoke]
+        sharing = ZoneSharing(
+            self,
+            "EndpointZones",
+            mode="associate",
+            zone_ids=[cfg.network.ids.hosted_zone_ids[s] for s in shared],
+            log_key=logs_key,
+            log_retention_days=cfg.logging.retention_days,
+        )
+        sharing.share(self, "EndpointZoneAssociation", vpc_id=vpc.vpc_id, region=self.region)
