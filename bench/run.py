@@ -37,7 +37,7 @@ def run_app(app: Path, extra_context: dict[str, str] | None = None) -> tuple[flo
             "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
         }
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(app)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen([sys.executable, "-O", str(app)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
