@@ -444,19 +444,21 @@ class Config(_Model):
         return [s.cidr for s in self.network.spokes.values() if s.segment in segments]
 
     def reachable_from(self, spoke: str) -> list[str]:
-        """What a spoke may reach: the hub, its own segment (city hall side and other spokes), allowed segments."""
+        """What a spoke may reach: the hub, its own segment (city hall side and other spokes), allowed segments.
+
+        Adjacent networks are merged (spokes addressed from one supernet take one route and one ACL entry).
+        """
         net = self.network
         conf = net.spokes[spoke]
         peers = self.allowed_peers(conf.segment)
-        return sorted(
-            {
-                net.hub_cidr,
-                *net.segments[conf.segment].on_premises_cidrs,
-                *(c for c in self.segment_spoke_cidrs(conf.segment) if c != conf.cidr),
-                *(c for p in peers for c in net.segments[p].on_premises_cidrs),
-                *(c for p in peers for c in self.segment_spoke_cidrs(p)),
-            }
-        )
+        cidrs = {
+            net.hub_cidr,
+            *net.segments[conf.segment].on_premises_cidrs,
+            *(c for c in self.segment_spoke_cidrs(conf.segment) if c != conf.cidr),
+            *(c for p in peers for c in net.segments[p].on_premises_cidrs),
+            *(c for p in peers for c in self.segment_spoke_cidrs(p)),
+        }
+        return sorted(str(n) for n in ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs))
 
     def allowed_peers(self, segment: str) -> list[str]:
         """Segments that ``segment`` may talk to, from the explicit allow-list."""

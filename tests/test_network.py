@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -447,11 +448,22 @@ def test_unknown_endpoint_service() -> None:
     assert "network.endpoint_services[16] = 's3-outposts': unknown; allowed:" in message
 
 
-def test_too_many_networks_for_a_spoke_acl_are_caught() -> None:
-    def many(n: dict) -> None:
+def _extra_spokes(cidr: Callable[[int], str]) -> Callable[[dict[str, Any]], None]:
+    def add(n: dict[str, Any]) -> None:
         for i in range(10):
-            n["spokes"][f"extra-{i}"] = {**n["spokes"]["linkage"], "cidr": f"10.102.{16 * i}.0/20"}
+            n["spokes"][f"extra-{i}"] = {**n["spokes"]["linkage"], "cidr": cidr(i)}
             n["spokes"][f"extra-{i}"].pop("endpoints_in_spoke", None)
 
-    message = _net(many)
+    return add
+
+
+def test_too_many_networks_for_a_spoke_acl_are_caught() -> None:
+    message = _net(_extra_spokes(lambda i: f"10.{110 + i}.0.0/20"))  # ten /20s that are not adjacent
     assert "network ACL would need 29 inbound rules (AWS allows 20 by default)" in message
+
+
+def test_spokes_under_one_supernet_take_one_route_and_entry() -> None:
+    data = copy.deepcopy(config_data())
+    _extra_spokes(lambda i: f"10.102.{16 * i}.0/20")(data["network"])  # ten adjacent /20s
+    reachable = parse(data, "net.toml").reachable_from("linkage")
+    assert reachable == sorted(["10.100.0.0/22", "10.101.0.0/20", "10.102.0.0/17", "10.102.128.0/19", "172.16.0.0/16"])
