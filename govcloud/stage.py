@@ -17,6 +17,13 @@ from govcloud.stacks.network_hub import NetworkHubStack
 from govcloud.stacks.spoke import SpokeNetworkStack, SpokeZonesStack
 
 
+def after(stack: cdk.Stack, *producers: cdk.Stack) -> None:
+    """Deploy ``stack`` after ``producers``. Same-account references become Fn::GetStackOutput (weak references,
+    cdk.json): no export locks, but also no dependency in the manifest, so each stack names the stacks it reads."""
+    for producer in producers:
+        stack.add_stack_dependency(producer)
+
+
 class GovCloudStage(cdk.Stage):
     """All stacks of one environment. Stack names are ``<Env>-<Part>[-<suffix>]``, e.g. ``KobeStg-LogArchive``."""
 
@@ -35,30 +42,25 @@ class GovCloudStage(cdk.Stage):
         for role in cfg.accounts:
             baseline = SecurityBaselineStack(self, f"Baseline-{pascal(role)}", cfg=cfg, role=role)
             # The account's trail and Config recorder write into the log archive, which must exist first.
-            baseline.add_stack_dependency(self.log_archive)
+            after(baseline, self.log_archive)
             self.baselines[role] = baseline
 
         # Network: the hub first, then the spokes (other accounts), then the hub-side half of their attachments.
         net = cfg.network
-        # Same-account references become Fn::GetStackOutput (weak references, cdk.json): no export locks, but also
-        # no dependency in the manifest, so each stack names the stacks it reads from.
         self.hub = NetworkHubStack(self, "NetworkHub", cfg=cfg, logs_key=self.baselines[net.account].keys["logs"])
-        self.hub.add_stack_dependency(self.baselines[net.account])
+        after(self.hub, self.baselines[net.account])
         self.spokes: dict[str, SpokeNetworkStack] = {}
         for name, spoke in net.spokes.items():
             stack = SpokeNetworkStack(
                 self, f"Spoke-{pascal(name)}", cfg=cfg, spoke=name, logs_key=self.baselines[spoke.account].keys["logs"]
             )
-            stack.add_stack_dependency(self.hub)  # the Transit Gateway and DNS shares must exist first
-            stack.add_stack_dependency(self.baselines[spoke.account])
+            after(stack, self.hub, self.baselines[spoke.account])  # the Transit Gateway and DNS shares first
             self.spokes[name] = stack
         if net.spokes:
             self.attachments = NetworkAttachmentsStack(
                 self, "NetworkAttachments", cfg=cfg, hub=self.hub, logs_key=self.baselines[net.account].keys["logs"]
             )
-            self.attachments.add_stack_dependency(self.hub)
-            for stack in self.spokes.values():
-                self.attachments.add_stack_dependency(stack)
+            after(self.attachments, self.hub, *self.spokes.values())
             if net.dns_delivery == "ram":
                 # Last: a spoke VPC can be associated with the hub's zones only once the hub has authorized it.
                 for name, spoke in net.spokes.items():
@@ -70,13 +72,7 @@ class GovCloudStage(cdk.Stage):
                         vpc=self.spokes[name].network.vpc,
                         logs_key=self.baselines[spoke.account].keys["logs"],
                     )
-                    zone_producers: tuple[cdk.Stack, ...] = (
-                        self.spokes[name],
-                        self.attachments,
-                        self.baselines[spoke.account],
-                    )
-                    for zone_producer in zone_producers:
-                        zones.add_stack_dependency(zone_producer)
+                    after(zones, self.spokes[name], self.attachments, self.baselines[spoke.account])
 
         # Data lake: Osaka replicas first (replication needs its destination), then storage, then the catalog.
         lake = cfg.data_lake
@@ -85,8 +81,7 @@ class GovCloudStage(cdk.Stage):
             lake.account: DisasterRecoveryStack(self, f"DR-{pascal(lake.account)}", cfg=cfg, role=lake.account)
         }
         self.data_lake = DataLakeStack(self, "DataLake", cfg=cfg, key=lake_baseline.keys["data-lake"])
-        self.data_lake.add_stack_dependency(lake_baseline)
-        self.data_lake.add_stack_dependency(self.disaster_recovery[lake.account])
+        after(self.data_lake, lake_baseline, self.disaster_recovery[lake.account])
         self.data_lake_catalog = DataLakeCatalogStack(
             self,
             "DataLakeCatalog",
@@ -94,14 +89,13 @@ class GovCloudStage(cdk.Stage):
             key=lake_baseline.keys["data-lake"],
             logs_key=lake_baseline.keys["logs"],
         )
-        self.data_lake_catalog.add_stack_dependency(self.data_lake)
-        self.data_lake_catalog.add_stack_dependency(lake_baseline)
+        after(self.data_lake_catalog, self.data_lake, lake_baseline)
 
         # Data linkage platform: storage and keys, then the functions, API and exchange in its spoke.
         link = cfg.linkage
         link_baseline = self.baselines[link.account]
         self.linkage_data = LinkageDataStack(self, "LinkageData", cfg=cfg, key=link_baseline.keys["linkage"])
-        self.linkage_data.add_stack_dependency(link_baseline)
+        after(self.linkage_data, link_baseline)
         self.linkage = LinkageStack(
             self,
             "Linkage",
@@ -112,11 +106,5 @@ class GovCloudStage(cdk.Stage):
             logs_key=link_baseline.keys["logs"],
             alarm_topic=link_baseline.alarms.topic,
         )
-        link_producers: tuple[cdk.Stack, ...] = (
-            self.linkage_data,
-            self.spokes[link.spoke],
-            link_baseline,
-            self.data_lake_catalog,
-        )
-        for link_producer in link_producers:
-            self.linkage.add_stack_dependency(link_producer)  # the ingestion role lives in the data lake catalog
+        # The ingestion role it passes data to lives in the data lake catalog.
+        after(self.linkage, self.linkage_data, self.spokes[link.spoke], link_baseline, self.data_lake_catalog)
