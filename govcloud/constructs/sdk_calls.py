@@ -16,7 +16,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge
-from govcloud.constructs.log_groups import encrypted_log_group
+from govcloud.constructs.function_identity import function_identity
 
 # Construct id of the Lambda function that every AwsCustomResource of a stack shares.
 AWS_CUSTOM_RESOURCE_SINGLETON = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -26,8 +26,7 @@ class SdkCalls:
     """The role, policy and log group for the ``AwsCustomResource`` calls of one stack; create calls with
     :meth:`call`. ``wildcard_reason`` explains statements that IAM authorizes only on Resource ``*``.
 
-    Its resources are created directly in ``scope`` as ``<prefix>Logs``, ``<prefix>Role`` and ``<prefix>Policy``
-    (not under a construct of its own), which keeps the logical IDs they had before this helper existed."""
+    Its log group, role and policy are created directly in ``scope`` by :func:`function_identity`."""
 
     def __init__(
         self,
@@ -41,30 +40,12 @@ class SdkCalls:
         wildcard_reason: str | None = None,
     ) -> None:
         self._scope = scope
-        stack = cdk.Stack.of(scope)
-        self.log_group = encrypted_log_group(scope, f"{prefix}Logs", key=log_key, retention_days=log_retention_days)
-        self.role = iam.Role(scope, f"{prefix}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        self.policy = iam.ManagedPolicy(
-            scope,
-            f"{prefix}Policy",
-            roles=[self.role],
-            statements=[
-                *statements,
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
-                ),
-            ],
+        identity = function_identity(
+            scope, prefix, statements=statements, log_key=log_key, log_retention_days=log_retention_days
         )
+        self.log_group, self.role, self.policy = identity.log_group, identity.role, identity.policy
         if wildcard_reason:
             acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", wildcard_reason)
-        log_group_id = stack.get_logical_id(self.log_group.node.default_child)  # type: ignore[arg-type]
-        acknowledge(
-            self.policy,
-            f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:log-stream:*]",
-            "Lambda names its log streams at run time; the policy is limited to this function's own log group.",
-        )
         self._purpose = purpose
         self._acknowledged_function = False
 

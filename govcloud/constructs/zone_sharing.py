@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge
-from govcloud.constructs.log_groups import encrypted_log_group
+from govcloud.constructs.function_identity import function_identity
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 
@@ -40,24 +40,19 @@ class ZoneSharing(Construct):
             if mode == "authorize"
             else ["route53:AssociateVPCWithHostedZone", "route53:DisassociateVPCFromHostedZone"]
         )
-        log_group = encrypted_log_group(self, "Logs", key=log_key, retention_days=log_retention_days)
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         statements = [
             iam.PolicyStatement(
                 sid="TheSharedZonesOnly",
                 actions=actions,
                 resources=[f"arn:aws:route53:::hostedzone/{zone}" for zone in self.zone_ids],
-            ),
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:log-stream:*"],
-            ),
+            )
         ]
         if mode == "associate":
             # AssociateVPCWithHostedZone checks the VPC with DescribeVpcs, which takes no resource-level scoping.
             statements.append(iam.PolicyStatement(sid="CheckOwnVpc", actions=["ec2:DescribeVpcs"], resources=["*"]))
-        policy = iam.ManagedPolicy(self, "Policy", roles=[role], statements=statements)
+        identity = function_identity(
+            self, "", statements=statements, log_key=log_key, log_retention_days=log_retention_days
+        )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -66,23 +61,16 @@ class ZoneSharing(Construct):
             code=lambda_.Code.from_asset(
                 str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc", "*", "!zone_association.py"]
             ),
-            role=role,
+            role=identity.role,
             timeout=cdk.Duration.minutes(5),
             memory_size=256,
-            log_group=log_group,
+            log_group=identity.log_group,
             description=f"Private hosted zone sharing across accounts ({mode})",
         )
-        self.function.node.add_dependency(policy)
-        stack = cdk.Stack.of(self)
-        log_id = stack.get_logical_id(log_group.node.default_child)  # type: ignore[arg-type]
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::<{log_id}.Arn>:log-stream:*]",
-            "Lambda names its log streams at run time; the policy is limited to this function's own log group.",
-        )
+        self.function.node.add_dependency(identity.policy)
         if mode == "associate":
             acknowledge(
-                policy,
+                identity.policy,
                 "AwsSolutions-IAM5[Resource::*]",
                 "ec2:DescribeVpcs, which Route 53 needs to associate a VPC, takes no resource-level permissions.",
             )

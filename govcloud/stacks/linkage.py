@@ -28,6 +28,7 @@ from constructs import Construct
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import Config, pascal
 from govcloud.constructs.buckets import SecureBucket
+from govcloud.constructs.function_identity import function_identity
 from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, DataKey, service_statement
 from govcloud.constructs.log_groups import encrypted_log_group
 from govcloud.stacks.base import GovCloudStack
@@ -284,32 +285,18 @@ class LinkageStack(GovCloudStack):
         ]
         self.functions: dict[str, lambda_.Function] = {}
         for purpose, handler in (("api", "linkage.api_handler"), ("files", "linkage.file_handler")):
-            log_group_name = f"/{cfg.name}/linkage/{purpose}"  # fixed, so that the policy below names it literally
-            log_group = encrypted_log_group(
+            identity = function_identity(
                 self,
-                f"{pascal(purpose)}Logs",
-                key=logs_key,
-                retention_days=cfg.logging.retention_days,
-                name=log_group_name,
-            )
-            role = iam.Role(
-                self,
-                f"{pascal(purpose)}Role",
+                pascal(purpose),
+                statements=statements,
+                log_key=logs_key,
+                log_retention_days=cfg.logging.retention_days,
+                log_group_name=f"/{cfg.name}/linkage/{purpose}",  # fixed: the policy names it literally
                 role_name=f"{cfg.name}-linkage-{purpose}",
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             )
-            own_statements = [
-                *statements,
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[f"arn:aws:logs:{region}:{account}:log-group:{log_group_name}:*"],
-                ),
-            ]
-            policy = iam.ManagedPolicy(self, f"{pascal(purpose)}Policy", roles=[role], statements=own_statements)
             acknowledge_wildcards(
-                policy,
-                own_statements,
+                identity.policy,
+                statements,
                 "Objects of the exchange are named per dataset, date and batch at run time (prefix/*); Lambda "
                 "manages the function's network interfaces with EC2 calls that take no resource-level scoping.",
             )
@@ -336,7 +323,7 @@ class LinkageStack(GovCloudStack):
                 runtime=lambda_.Runtime.PYTHON_3_14,
                 handler=handler,
                 code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc", "*", "!linkage.py"]),
-                role=role,
+                role=identity.role,
                 vpc=vpc,
                 vpc_subnets=ec2.SubnetSelection(subnet_group_name="Application"),
                 security_groups=[group],
@@ -346,12 +333,12 @@ class LinkageStack(GovCloudStack):
                 timeout=cdk.Duration.seconds(60),
                 memory_size=512,
                 reserved_concurrent_executions=link.reserved_concurrency,
-                log_group=log_group,
+                log_group=identity.log_group,
                 dead_letter_queue=dead_letters,
                 retry_attempts=2 if purpose == "files" else None,
                 description=f"Data linkage platform: {purpose} handler",
             )
-            function.node.add_dependency(policy)
+            function.node.add_dependency(identity.policy)
             self.functions[purpose] = function
         acknowledge(
             self.functions["files"].role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
