@@ -360,6 +360,101 @@ class Linkage(_Model):
     datasets: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME)], DatasetSettings], Field(min_length=1)]
 
 
+OperatingSystem = Literal["windows-server-2022-ja", "rhel-9", "amazon-linux-2023"]
+
+# Public SSM parameters with the newest AMI of each operating system. AWS publishes none for RHEL.
+LATEST_AMI_PARAMETERS: dict[str, str] = {
+    "windows-server-2022-ja": "/aws/service/ami-windows-latest/Windows_Server-2022-Japanese-Full-Base",
+    "amazon-linux-2023": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+}
+CITY_HALL = "city-hall"
+"""Caller name for the city hall side of the system's segment (its on-premises CIDRs)."""
+MAX_HOSTS_PER_ROLE = 10
+Cron = Annotated[Str, Field(pattern=r"^cron\(.+\)$")]
+AmiId = Annotated[Str, Field(pattern=r"^ami-[0-9a-f]{8,17}$")]
+
+
+class HostRole(_Model):
+    """One role of a business system's hosts (web/AP, DB, batch, ...)."""
+
+    count: Annotated[Int, Field(ge=1, le=MAX_HOSTS_PER_ROLE)]
+    instance_type: Annotated[Str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+    os: OperatingSystem
+    ami: dict[Literal["ap-northeast-1", "ap-northeast-3"], AmiId] | Literal["latest"]
+    """Pinned AMI ID per region, or "latest" (staging only, and only where AWS publishes a public parameter)."""
+    tier: Literal["application", "data"]
+    """Spoke subnet tier: application (reached from the city hall) or data (reached only from inside the VPC)."""
+    root_volume_gb: Annotated[Int, Field(ge=8, le=16384)]
+    data_volume_gb: Annotated[Int, Field(ge=1, le=16384)] | None = None
+    ports: tuple[Annotated[Int, Field(ge=1, le=65535)], ...] = ()
+    callers: tuple[Str, ...] = ()
+    """Who may call the ports: other roles of the system, or "city-hall" (the segment's on-premises CIDRs)."""
+    load_balancer: Bool = False
+    """Users reach the role through the system's internal load balancer (TLS on 443) on the role's first port."""
+
+
+class BusinessSystem(_Model):
+    """A standard business system (標準準拠システム): its hosts in its own account and spoke."""
+
+    name_ja: Annotated[Str, Field(min_length=1, max_length=32)]
+    account: Annotated[Str, Field(pattern=ROLE_NAME)]
+    spoke: Annotated[Str, Field(pattern=ROLE_NAME)]
+    certificate_arn: (
+        Annotated[Str, Field(pattern=r"^arn:aws:acm:ap-northeast-[13]:[0-9]{12}:certificate/[0-9a-f-]{36}$")] | None
+    ) = None
+    """ACM certificate of the internal load balancer's TLS listener (required when a role has load_balancer)."""
+    operations_emails: Annotated[tuple[Str, ...], Field(min_length=1)]
+    roles: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME, max_length=16)], HostRole], Field(min_length=1)]
+
+    @field_validator("operations_emails")
+    @classmethod
+    def _valid_emails(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
+        for email in emails:
+            if not EMAIL.match(email):
+                raise ValueError(f"{email!r} is not a valid e-mail address")
+        return emails
+
+
+class PatchSource(_Model):
+    """An update server the city runs on the closed network (WSUS, Satellite or a repository mirror)."""
+
+    url: Annotated[Str, Field(pattern=r"^https://[a-z0-9.-]+(/[^\s]*)?$")]
+    """HTTPS on port 443: the spoke's network ACLs admit only HTTPS towards the city hall."""
+    cidr: Network
+    """Address of the server, for security groups and network ACLs."""
+
+
+class Patching(_Model):
+    approve_after_days: Annotated[Int, Field(ge=0, le=100)]
+    """Patches are approved this many days after release (staging shorter than production)."""
+    scan_schedule: Cron
+    """Daily compliance scan (no reboot)."""
+    install_schedules: Annotated[tuple[Cron, Cron], Field()]
+    """Two install waves: the members of a pair are in different waves, so they never reboot together."""
+    window_hours: Annotated[Int, Field(ge=1, le=6)]
+    timezone: Literal["Asia/Tokyo"] = "Asia/Tokyo"
+    sources: dict[OperatingSystem, PatchSource] = Field(default_factory=dict)
+    """Update server per operating system. Amazon Linux needs none: its repositories are in S3."""
+
+
+class BackupRule(_Model):
+    schedule: Cron
+    keep_days: Annotated[Int, Field(ge=1, le=36500)]
+
+
+class Backup(_Model):
+    vault_lock_mode: Literal["governance", "compliance"]
+    """compliance: after the grace period nobody, not even the root user, can shorten retention or delete points."""
+    min_retention_days: Annotated[Int, Field(ge=1, le=36500)]
+    max_retention_days: Annotated[Int, Field(ge=1, le=36500)]
+    daily: BackupRule
+    weekly: BackupRule
+    monthly: BackupRule
+    restore_test_schedule: Cron
+    restore_test_window_days: Annotated[Int, Field(ge=1, le=365)]
+    """The restore test picks the latest recovery point no older than this."""
+
+
 class Config(_Model):
     environment: EnvironmentSettings
     municipality: Municipality
@@ -372,6 +467,9 @@ class Config(_Model):
     network: NetworkSettings
     data_lake: DataLake
     linkage: Linkage
+    systems: dict[Annotated[Str, Field(pattern=ROLE_NAME, max_length=24)], BusinessSystem] = Field(default_factory=dict)
+    patching: Patching | None = None
+    backup: Backup | None = None
     tags: dict[Str, Str] = Field(default_factory=dict)
 
     # ----- derived values (no I/O) -----
@@ -469,6 +567,24 @@ class Config(_Model):
     def shared_endpoint_services(self) -> list[str]:
         """Services whose hub endpoint is shared with spokes (all configured hub endpoints)."""
         return list(self.network.endpoint_services)
+
+    def patch_source_cidrs(self, spoke: str) -> list[str]:
+        """Update servers the hosts in ``spoke`` patch from (Windows and RHEL; Amazon Linux uses S3)."""
+        if self.patching is None:
+            return []
+        systems = [s for s in self.systems.values() if s.spoke == spoke]
+        used = {role.os for s in systems for role in s.roles.values()}
+        cidrs = {src.cidr for os_name, src in self.patching.sources.items() if os_name in used}
+        return sorted(str(n) for n in ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs))
+
+    def backup_vault_name(self, system: str, region: str | None = None) -> str:
+        """Deterministic vault names, so that a plan in Tokyo can name its copy destination in Osaka."""
+        suffix = "-dr" if region == self.regions.dr.name else ""
+        return f"{self.name}-{system}{suffix}"
+
+    def backup_vault_arn(self, system: str, region: str) -> str:
+        account = self.account_id(self.systems[system].account)
+        return f"arn:aws:backup:{region}:{account}:backup-vault:{self.backup_vault_name(system, region)}"
 
     def zones(self, region: str) -> tuple[str, ...]:
         for r in (self.regions.primary, self.regions.dr):
@@ -569,6 +685,7 @@ def _cross_checks(cfg: Config) -> Iterator[Problem]:
     yield from _network_checks(cfg)
     yield from _data_lake_checks(cfg)
     yield from _linkage_checks(cfg)
+    yield from _system_checks(cfg)
 
     any_account = "0" * 12
     for name in (
@@ -811,6 +928,152 @@ def _linkage_checks(cfg: Config) -> Iterator[Problem]:
                         column,
                         f"not a column of the dataset; columns: {', '.join(dataset.columns)}",
                     )
+
+
+def _system_checks(cfg: Config) -> Iterator[Problem]:
+    spokes = cfg.network.spokes
+    owner: dict[str, str] = {}
+    used_os: dict[str, str] = {}
+    for name, system in cfg.systems.items():
+        key = f"systems.{name}"
+        if system.account not in cfg.accounts:
+            yield Problem(
+                f"{key}.account", system.account, f"not an account role; known roles: {', '.join(cfg.accounts)}"
+            )
+        elif "resident-data" not in cfg.accounts[system.account].data_classes:
+            yield Problem(
+                f"accounts.{system.account}.data_classes",
+                list(cfg.accounts[system.account].data_classes),
+                "a business system's account must hold the 'resident-data' data class (its volumes and backups "
+                "use that key)",
+            )
+        if system.account in owner:
+            yield Problem(
+                f"{key}.account",
+                system.account,
+                f"already the account of systems.{owner[system.account]}: each business system has its own account",
+            )
+        owner.setdefault(system.account, name)
+        if system.spoke not in spokes:
+            yield Problem(f"{key}.spoke", system.spoke, f"not a spoke; known spokes: {', '.join(spokes)}")
+        elif spokes[system.spoke].account != system.account:
+            yield Problem(
+                f"{key}.spoke",
+                system.spoke,
+                f"that spoke lives in account role {spokes[system.spoke].account!r}, not {system.account!r}",
+            )
+        balanced = [r for r, role in system.roles.items() if role.load_balancer]
+        if len(balanced) > 1:
+            yield Problem(f"{key}.roles", balanced, "at most one role per system sits behind the load balancer")
+        if balanced and system.certificate_arn is None:
+            yield Problem(
+                f"{key}.certificate_arn", _MISSING, "required: the internal load balancer listens with TLS only"
+            )
+        if system.certificate_arn and f":{cfg.regions.primary.name}:" not in system.certificate_arn:
+            yield Problem(
+                f"{key}.certificate_arn",
+                system.certificate_arn,
+                f"the certificate must be in the primary region {cfg.regions.primary.name}",
+            )
+        for role_name, role in system.roles.items():
+            rkey = f"{key}.roles.{role_name}"
+            used_os.setdefault(role.os, rkey)
+            for i, caller in enumerate(role.callers):
+                if caller != CITY_HALL and caller not in system.roles:
+                    yield Problem(
+                        f"{rkey}.callers[{i}]",
+                        caller,
+                        f"unknown caller; allowed: {CITY_HALL!r} or a role of the system ({', '.join(system.roles)})",
+                    )
+            if (role.callers or role.load_balancer) and not role.ports:
+                yield Problem(f"{rkey}.ports", [], "callers or a load balancer need at least one port")
+            for i, port in enumerate(role.ports):
+                if port in (22, 3389):
+                    yield Problem(
+                        f"{rkey}.ports[{i}]", port, "SSH and RDP are never opened: operators use Session Manager"
+                    )
+            if role.ami == "latest":
+                if cfg.is_production:
+                    yield Problem(
+                        f"{rkey}.ami",
+                        "latest",
+                        'production hosts need a pinned AMI ID per region: with "latest" a new AMI release would '
+                        "replace the running host at the next deployment",
+                    )
+                elif role.os not in LATEST_AMI_PARAMETERS:
+                    yield Problem(
+                        f"{rkey}.ami",
+                        "latest",
+                        f"AWS publishes no public SSM parameter for {role.os}: give the AMI ID per region",
+                    )
+            elif cfg.regions.primary.name not in role.ami:
+                yield Problem(
+                    f"{rkey}.ami", dict(role.ami), f"needs the AMI ID of the primary region {cfg.regions.primary.name}"
+                )
+    if not cfg.systems:
+        return
+
+    patching = cfg.patching
+    if patching is None:
+        yield Problem("patching", _MISSING, "required when business systems are configured")
+    else:
+        if patching.install_schedules[0] == patching.install_schedules[1]:
+            yield Problem(
+                "patching.install_schedules",
+                list(patching.install_schedules),
+                "the two waves must differ, or both members of a pair reboot together",
+            )
+        for os_name, where in used_os.items():
+            if os_name != "amazon-linux-2023" and os_name not in patching.sources:
+                yield Problem(
+                    f"patching.sources.{os_name}",
+                    _MISSING,
+                    f"required by {where}: with no internet path, {os_name} hosts patch from an update server the "
+                    "city runs (WSUS for Windows, a Satellite or repository mirror for RHEL)",
+                )
+        if "amazon-linux-2023" in patching.sources:
+            yield Problem(
+                "patching.sources.amazon-linux-2023",
+                patching.sources["amazon-linux-2023"].url,
+                "not needed: Amazon Linux repositories are served from S3 through the spoke's gateway endpoint",
+            )
+        for name, system in cfg.systems.items():
+            if system.spoke not in spokes or spokes[system.spoke].segment not in cfg.network.segments:
+                continue
+            reachable = [ipaddress.IPv4Network(c) for c in cfg.reachable_from(system.spoke)]
+            for os_name, source in patching.sources.items():
+                if not any(ipaddress.IPv4Network(source.cidr).subnet_of(r) for r in reachable):
+                    yield Problem(
+                        f"patching.sources.{os_name}.cidr",
+                        source.cidr,
+                        f"not reachable from the spoke of systems.{name} (its segment's city hall networks)",
+                    )
+
+    backup = cfg.backup
+    if backup is None:
+        yield Problem("backup", _MISSING, "required when business systems are configured")
+        return
+    if backup.min_retention_days > backup.max_retention_days:
+        yield Problem("backup.min_retention_days", backup.min_retention_days, "exceeds backup.max_retention_days")
+    for rule_name in ("daily", "weekly", "monthly"):
+        rule: BackupRule = getattr(backup, rule_name)
+        if not backup.min_retention_days <= rule.keep_days <= backup.max_retention_days:
+            yield Problem(
+                f"backup.{rule_name}.keep_days",
+                rule.keep_days,
+                f"outside the vault lock's bounds ({backup.min_retention_days} to {backup.max_retention_days} days): "
+                "the vault would refuse the recovery points",
+            )
+    if backup.daily.keep_days < 7:
+        yield Problem(
+            "backup.daily.keep_days", backup.daily.keep_days, "the municipal standard keeps at least 7 daily backups"
+        )
+    if cfg.is_production and backup.vault_lock_mode != "compliance":
+        yield Problem(
+            "backup.vault_lock_mode",
+            backup.vault_lock_mode,
+            "production vaults must use compliance mode (governance lets privileged users delete recovery points)",
+        )
 
 
 def _deployed_id_checks(cfg: Config) -> Iterator[Problem]:

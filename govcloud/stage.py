@@ -7,6 +7,7 @@ from constructs import Construct
 
 from govcloud.config import MANAGED_BY, Config, pascal
 from govcloud.stacks.baseline import SecurityBaselineStack
+from govcloud.stacks.business_system import BusinessSystemStack
 from govcloud.stacks.data_lake import DataLakeStack
 from govcloud.stacks.data_lake_catalog import DataLakeCatalogStack
 from govcloud.stacks.disaster_recovery import DisasterRecoveryStack
@@ -108,3 +109,21 @@ class GovCloudStage(cdk.Stage):
         )
         # The ingestion role it passes data to lives in the data lake catalog.
         after(self.linkage, self.linkage_data, self.spokes[link.spoke], link_baseline, self.data_lake_catalog)
+
+        # Business systems: each in its own account and spoke, after its Osaka vault (the plan copies into it).
+        self.systems: dict[str, BusinessSystemStack] = {}
+        for name, system in cfg.systems.items():
+            baseline = self.baselines[system.account]
+            dr = DisasterRecoveryStack(self, f"DR-{pascal(system.account)}", cfg=cfg, role=system.account)
+            self.disaster_recovery[system.account] = dr
+            system_stack = BusinessSystemStack(
+                self,
+                f"System-{pascal(name)}",
+                cfg=cfg,
+                system=name,
+                vpc=self.spokes[system.spoke].network.vpc,
+                data_key=baseline.keys["resident-data"],
+                logs_key=baseline.keys["logs"],
+            )
+            after(system_stack, baseline, self.spokes[system.spoke], dr)
+            self.systems[name] = system_stack

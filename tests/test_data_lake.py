@@ -210,4 +210,4 @@ def test_every_bucket_in_the_app_is_secure(stg, prod, services_on) -> None:
                     lid,
                 )
             count += 1
-    assert count == 3 * 12  # log archive 2, data lake 5, Osaka 3, linkage 2
+    assert count == 3 * 13  # log archive 2, data lake 5, Osaka 3, linkage 2, resident registry 1 (also ELB logs)

@@ -17,6 +17,7 @@ from tests.support import synth
 
 HUB = "KobeStg-NetworkHub"
 RR = "KobeStg-Spoke-ResidentRegistry"
+LINKAGE_SPOKE = "KobeStg-Spoke-Linkage"
 ATT = "KobeStg-NetworkAttachments"
 OPEN = ("0.0.0.0/0", "::/0")
 
@@ -315,18 +316,23 @@ def test_spoke_nacls_per_tier(stg) -> None:
         for e in entries
         if "DataAcl" in ref_id(e["NetworkAclId"]) and not e.get("Egress")
     }
-    # the VPC itself, returns from the hub and from S3 (gateway endpoint)
+    # the VPC itself, returns from the hub, from S3 (gateway endpoint) and from the city's update servers
+    # (WSUS .20 and the RHEL mirror .21, merged into one /31)
     assert data_in == {
         ("10.101.0.0/20", None),
         ("10.100.0.0/22", 1024),
         ("198.51.100.0/24", 1024),
         ("203.0.113.128/25", 1024),
+        ("172.16.10.20/31", 1024),
     }
     s3_out = {e["CidrBlock"] for e in entries if e.get("Egress") and e.get("PortRange", {}).get("From") == 443}
     assert {"198.51.100.0/24", "203.0.113.128/25"} <= s3_out
     assert all(e["RuleAction"] == "allow" for e in entries)
     known = {"10.101.0.0/20", "10.100.0.0/22", "172.16.0.0/16", "10.101.16.0/20", "198.51.100.0/24", "203.0.113.128/25"}
-    assert {e["CidrBlock"] for e in entries} <= known
+    assert {e["CidrBlock"] for e in entries} <= known | {"172.16.10.20/31"}
+    # only the spoke whose hosts patch from the update servers reaches them
+    linkage = [props(r)["CidrBlock"] for r in stg.resources(LINKAGE_SPOKE, "AWS::EC2::NetworkAclEntry").values()]
+    assert "172.16.10.20/31" not in linkage
 
 
 def test_spoke_gateway_endpoint_admits_accounts_and_aws_agent_buckets(stg) -> None:

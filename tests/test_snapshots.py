@@ -34,7 +34,9 @@ def test_staging_stack_snapshot(stg, snapshot_json, stack: str) -> None:
     assert masked(stg.template(stack)) == snapshot_json
 
 
-@pytest.mark.parametrize("stack", ["KobeProd-LogArchive", "KobeProd-Baseline-ResidentRegistry"])
+@pytest.mark.parametrize(
+    "stack", ["KobeProd-LogArchive", "KobeProd-Baseline-ResidentRegistry", "KobeProd-System-ResidentRegistry"]
+)
 def test_production_stack_snapshot(prod, snapshot_json, stack: str) -> None:
     assert masked(prod.template(stack)) == snapshot_json
 

@@ -23,6 +23,8 @@ STG_STACKS = {
     "KobeStg-DR-DataLake": "111100000005",
     "KobeStg-DataLake": "111100000005",
     "KobeStg-DataLakeCatalog": "111100000005",
+    "KobeStg-DR-ResidentRegistry": "111100000003",
+    "KobeStg-System-ResidentRegistry": "111100000003",
 }
 
 
@@ -37,7 +39,10 @@ def test_stack_names_accounts_and_regions(stg) -> None:
         name: f"{acct}" for name, acct in STG_STACKS.items()
     }
     regions = {name: a["environment"].split("/")[3] for name, a in stg.artifacts.items()}
-    assert {n for n, r in regions.items() if r == "ap-northeast-3"} == {"KobeStg-DR-DataLake"}
+    assert {n for n, r in regions.items() if r == "ap-northeast-3"} == {
+        "KobeStg-DR-DataLake",
+        "KobeStg-DR-ResidentRegistry",
+    }
     assert set(regions.values()) == {"ap-northeast-1", "ap-northeast-3"}
 
 

@@ -6,7 +6,15 @@ the replacement is planned (data moved, keys re-wrapped) and said so in the pull
 
 from __future__ import annotations
 
-STATEFUL_TYPES = ("AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::Glue::Database", "AWS::SQS::Queue")
+STATEFUL_TYPES = (
+    "AWS::KMS::Key",
+    "AWS::S3::Bucket",
+    "AWS::Logs::LogGroup",
+    "AWS::Glue::Database",
+    "AWS::SQS::Queue",
+    "AWS::EC2::Volume",
+    "AWS::Backup::BackupVault",
+)
 # Resources whose physical IDs other accounts read from config: replacing one breaks every spoke that uses it.
 REFERENCED_BY_ID = (
     "AWS::EC2::TransitGateway",
@@ -91,6 +99,21 @@ PINNED = {
         "RawDatabase": "AWS::Glue::Database",
         "CuratedDatabase": "AWS::Glue::Database",
         "AnalyticsDatabase": "AWS::Glue::Database",
+    },
+    "KobeStg-System-ResidentRegistry": {
+        # Data volumes and the vault: a new logical ID would leave the data behind (retained) and start empty.
+        **dict.fromkeys(("Web1Data", "Web2Data", "Db1Data", "Db2Data", "Batch1Data"), "AWS::EC2::Volume"),
+        "Vault": "AWS::Backup::BackupVault",
+        "SessionKey0FE01E29": "AWS::KMS::Key",
+        "AccessLogBucket99AA64AA": "AWS::S3::Bucket",
+        "SessionLogsABAF303F": "AWS::Logs::LogGroup",
+        "SyslogLogs28A41191": "AWS::Logs::LogGroup",
+        "WindowsEventsLogsEBC85086": "AWS::Logs::LogGroup",
+        "PatchingLogs18E9E4AA": "AWS::Logs::LogGroup",
+    },
+    "KobeStg-DR-ResidentRegistry": {
+        "ResidentRegistryBackupKeyBD6263AD": "AWS::KMS::Key",
+        "ResidentRegistryVault": "AWS::Backup::BackupVault",
     },
 }
 

@@ -313,9 +313,16 @@ def check_log_groups(stack: Stack, s: Settings) -> Iterator[tuple[str | None, st
 
 def check_imdsv2(stack: Stack, s: Settings) -> Iterator[tuple[str | None, str]]:
     for logical_id, instance in resources(stack, "AWS::EC2::Instance"):
-        options = launch_template_data(stack, instance).get("MetadataOptions", {})
+        options = props(instance).get("MetadataOptions") or launch_template_data(stack, instance).get(
+            "MetadataOptions", {}
+        )
         if options.get("HttpTokens") != "required":
-            yield logical_id, "instance does not require IMDSv2 (launch template MetadataOptions.HttpTokens)"
+            yield (
+                logical_id,
+                "instance does not require IMDSv2 (MetadataOptions.HttpTokens of the instance or its template)",
+            )
+        elif options.get("HttpPutResponseHopLimit", 1) != 1:
+            yield logical_id, "IMDS hop limit above 1 lets containers on the host reach the instance's credentials"
 
 
 def check_no_key_pair(stack: Stack, s: Settings) -> Iterator[tuple[str | None, str]]:
@@ -429,8 +436,9 @@ RULES: tuple[Rule, ...] = (
     Rule("GC-LOG-1", "Every log group KMS-encrypted and kept at least the configured retention",
          "Logs are evidence: encrypted with the account's logs key and kept for the configured period.",
          "NIST AU-9, AU-11", check_log_groups),
-    Rule("GC-EC2-1", "Every EC2 host requires IMDSv2",
-         "IMDSv2 with session tokens stops credential theft through server-side request forgery.",
+    Rule("GC-EC2-1", "Every EC2 host requires IMDSv2 with a hop limit of 1",
+         "IMDSv2 with session tokens stops credential theft through server-side request forgery; a hop limit of 1 "
+         "keeps the credentials on the host.",
          "NIST AC-3; CIS AWS 5.6", check_imdsv2),
     Rule("GC-EC2-2", "No EC2 key pairs",
          "Operators connect through Session Manager (logged); no SSH or RDP keys exist to leak.",

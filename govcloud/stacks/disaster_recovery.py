@@ -1,18 +1,20 @@
 """Disaster recovery in Osaka (ap-northeast-3), one stack per account with data to protect: keys of its own and
-the copies of that account's data (replica buckets of the data lake zones)."""
+the copies of that account's data (replica buckets of the data lake zones, backup vaults of business systems)."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge
-from govcloud.config import Config
+from govcloud.config import Config, pascal
 from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.keys import DataKey
 from govcloud.stacks.base import GovCloudStack
+from govcloud.stacks.business_system import vault_lock
 
 
 def dr_key_alias(cfg: Config, data_class: str) -> str:
@@ -34,7 +36,7 @@ class DisasterRecoveryStack(GovCloudStack):
             cfg=cfg,
             account=account,
             region=region,
-            summary=f"disaster recovery in Osaka for the '{role}' account (keys, replica buckets)",
+            summary=f"disaster recovery in Osaka for the '{role}' account (keys, replica buckets, backup vaults)",
             system="disaster-recovery",
             classification="restricted",
         )
@@ -45,6 +47,30 @@ class DisasterRecoveryStack(GovCloudStack):
         self.replicas: dict[str, s3.Bucket] = {}
         if role == cfg.data_lake.account:
             self._data_lake_replicas(cfg, account, region)
+        self.vaults: dict[str, backup.CfnBackupVault] = {}
+        for name, system in cfg.systems.items():
+            if system.account == role:
+                self._backup_vault(cfg, name, region)
+
+    def _backup_vault(self, cfg: Config, system: str, region: str) -> None:
+        """Destination of the copies of the system's recovery points, under the same Vault Lock as in Tokyo."""
+        assert cfg.backup is not None  # config validation requires it when systems exist
+        key = DataKey(
+            self,
+            f"{pascal(system)}BackupKey",
+            alias=dr_key_alias(cfg, f"{system}-backup"),
+            data_class="resident-data",
+            description=f"{cfg.name}: Osaka copies of the backups of {system}",
+        ).key
+        vault = backup.CfnBackupVault(
+            self,
+            f"{pascal(system)}Vault",
+            backup_vault_name=cfg.backup_vault_name(system, region),
+            encryption_key_arn=key.key_arn,
+            lock_configuration=vault_lock(cfg.backup),
+        )
+        vault.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        self.vaults[system] = vault
 
     def _data_lake_replicas(self, cfg: Config, account: str, region: str) -> None:
         lake = cfg.data_lake

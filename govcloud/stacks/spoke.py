@@ -83,7 +83,7 @@ class SpokeNetworkStack(GovCloudStack):
             subnet_ids=[s.subnet_id for s in self.network.subnets("Attachments")],
         )
         self.network.add_routes_to_transit_gateway(reachable, ids.transit_gateway_id, attachment)
-        self._nacls(vpc, conf.cidr, net.hub_cidr, reachable, list(net.s3_cidrs))
+        self._nacls(vpc, conf.cidr, net.hub_cidr, reachable, list(net.s3_cidrs), cfg.patch_source_cidrs(spoke))
 
         gateway = vpc.add_gateway_endpoint(
             "S3Endpoint",
@@ -165,9 +165,12 @@ class SpokeNetworkStack(GovCloudStack):
             self, "QueryLoggingVpc", resolver_query_log_config_id=query_logs.attr_id, resource_id=vpc.vpc_id
         )
 
-    def _nacls(self, vpc: ec2.Vpc, own: str, hub: str, reachable: list[str], s3: list[str]) -> None:
+    def _nacls(
+        self, vpc: ec2.Vpc, own: str, hub: str, reachable: list[str], s3: list[str], patch_sources: list[str]
+    ) -> None:
         """Stateless guards per tier: the VPC itself, the hub and the segment, on the ports each tier needs; and
-        S3 through the gateway endpoint (its CIDRs: a network ACL cannot name the prefix list)."""
+        S3 through the gateway endpoint (its CIDRs: a network ACL cannot name the prefix list). The data tier also
+        reaches the city's update servers, if the spoke's hosts patch from them."""
         tcp_https = ec2.AclTraffic.tcp_port(443)
         tcp_ephemeral = ec2.AclTraffic.tcp_port_range(*EPHEMERAL)
         everything = ec2.AclTraffic.all_traffic()
@@ -187,6 +190,8 @@ class SpokeNetworkStack(GovCloudStack):
                 ("HttpsOut", ec2.TrafficDirection.EGRESS, [hub], tcp_https),
                 ("S3Out", ec2.TrafficDirection.EGRESS, s3, tcp_https),
                 ("S3Returns", ec2.TrafficDirection.INGRESS, s3, tcp_ephemeral),
+                ("PatchOut", ec2.TrafficDirection.EGRESS, patch_sources, tcp_https),
+                ("PatchReturns", ec2.TrafficDirection.INGRESS, patch_sources, tcp_ephemeral),
             ],
             # Attachments: the Transit Gateway's interfaces carry whatever the other tiers may send.
             "Attachments": [

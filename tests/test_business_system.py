@@ -1,0 +1,435 @@
+"""Business system stacks: the resident registry's hosts per role, access, monitoring, patching and backup."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from govcloud.config import ConfigError, parse
+from govcloud.constructs.host_agent import FAMILY
+from govcloud.stage import GovCloudStage
+from tests.conftest import config_data
+from tests.support import cli_context
+
+SYS = "KobeStg-System-ResidentRegistry"
+DR = "KobeStg-DR-ResidentRegistry"
+RR_ACCOUNT = "111100000003"
+CITY_HALL = "172.16.0.0/16"
+HOSTS = {"web": ["Web1", "Web2"], "db": ["Db1", "Db2"], "batch": ["Batch1"]}
+
+
+def props(resource: dict[str, Any]) -> dict[str, Any]:
+    return resource.get("Properties", {})
+
+
+def tags(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in props(resource).get("Tags", [])}
+
+
+def output_name(value: Any) -> str:
+    """The output a weak cross-stack reference (Fn::GetStackOutput) reads."""
+    return value["Fn::GetStackOutput"]["OutputName"]
+
+
+def group_of(ref: Any) -> str:
+    return ref["Fn::GetAtt"][0]
+
+
+# ----- hosts per role -----
+
+
+def test_hosts_per_role_with_their_sizes_and_subnet_tiers(stg, stg_cfg) -> None:
+    instances = stg.resources(SYS, "AWS::EC2::Instance")
+    assert sorted(instances) == sorted(h for hosts in HOSTS.values() for h in hosts)
+    roles = stg_cfg.systems["resident-registry"].roles
+    for role_name, hosts in HOSTS.items():
+        role = roles[role_name]
+        subnets = []
+        for host in hosts:
+            p = props(instances[host])
+            assert p["InstanceType"] == role.instance_type
+            assert tags(instances[host])["Role"] == role_name
+            root = p["BlockDeviceMappings"][0]
+            assert root["DeviceName"] == FAMILY[role.os].root_device
+            assert root["Ebs"]["VolumeSize"] == role.root_volume_gb
+            subnets.append(output_name(p["SubnetId"]))
+        tier = "Application" if role.tier == "application" else "Data"
+        assert all(f"Vpc{tier}Subnet" in s for s in subnets), subnets
+        if len(hosts) == 2:  # a pair spans both zones
+            assert "Subnet1" in subnets[0] and "Subnet2" in subnets[1]
+
+
+@pytest.mark.parametrize("host", [h for hosts in HOSTS.values() for h in hosts])
+def test_every_host_is_hardened(stg, host: str) -> None:
+    p = props(stg.resources(SYS, "AWS::EC2::Instance")[host])
+    assert p["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"}
+    assert "KeyName" not in p
+    assert "NetworkInterfaces" not in p  # so no AssociatePublicIpAddress; the subnets map no public IPs either
+    assert p["DisableApiTermination"] is True
+    assert p["Monitoring"] is True
+    root = p["BlockDeviceMappings"][0]["Ebs"]
+    assert root["Encrypted"] is True
+    assert "ResidentDataKey" in output_name(root["KmsKeyId"])
+    assert p["IamInstanceProfile"] == {"Ref": "HostProfile"}
+    assert "UserData" not in p
+
+
+def test_data_volumes_are_separate_encrypted_and_outlive_their_host(stg, stg_cfg) -> None:
+    volumes = stg.resources(SYS, "AWS::EC2::Volume")
+    attachments = [props(a) for a in stg.resources(SYS, "AWS::EC2::VolumeAttachment").values()]
+    roles = stg_cfg.systems["resident-registry"].roles
+    assert sorted(volumes) == sorted(f"{h}Data" for hosts in HOSTS.values() for h in hosts)
+    for role_name, hosts in HOSTS.items():
+        for host in hosts:
+            volume = volumes[f"{host}Data"]
+            assert volume["DeletionPolicy"] == "Retain" and volume["UpdateReplacePolicy"] == "Retain"
+            assert props(volume)["Encrypted"] is True
+            assert "ResidentDataKey" in output_name(props(volume)["KmsKeyId"])
+            assert props(volume)["Size"] == roles[role_name].data_volume_gb
+            assert {"InstanceId": {"Ref": host}, "VolumeId": {"Ref": f"{host}Data"}}.items() <= next(
+                a for a in attachments if a["VolumeId"] == {"Ref": f"{host}Data"}
+            ).items()
+
+
+def test_amis_latest_only_in_staging_and_pinned_in_production(stg, prod) -> None:
+    stg_images = {h: props(r)["ImageId"] for h, r in stg.resources(SYS, "AWS::EC2::Instance").items()}
+    assert (
+        stg_images["Web1"] == "{{resolve:ssm:/aws/service/ami-windows-latest/Windows_Server-2022-Japanese-Full-Base}}"
+    )
+    assert stg_images["Db1"] == "ami-0a1b2c3d4e5f60001"
+    prod_images = [props(r)["ImageId"] for r in prod.resources("KobeProd-System-ResidentRegistry").values() if
+                   r["Type"] == "AWS::EC2::Instance"]  # fmt: skip
+    assert prod_images and all(i.startswith("ami-") for i in prod_images)
+
+
+@pytest.mark.parametrize(
+    ("env", "role", "ami", "message"),
+    [
+        ("kobe-prod", "web", "latest", "production hosts need a pinned AMI ID per region"),
+        ("kobe-stg", "db", "latest", "AWS publishes no public SSM parameter for rhel-9"),
+        ("kobe-stg", "db", {"ap-northeast-3": "ami-0a1b2c3d4e5f60002"}, "needs the AMI ID of the primary region"),
+    ],
+)
+def test_bad_amis_are_rejected(env: str, role: str, ami: Any, message: str) -> None:
+    data = config_data(env)
+    data["systems"]["resident-registry"]["roles"][role]["ami"] = ami
+    with pytest.raises(ConfigError) as error:
+        parse(data, f"config/{env}.toml")
+    assert f"systems.resident-registry.roles.{role}.ami" in str(error.value)
+    assert message in str(error.value)
+
+
+# ----- access -----
+
+
+def test_security_groups_admit_only_configured_callers(stg) -> None:
+    groups = stg.resources(SYS, "AWS::EC2::SecurityGroup")
+    ingress = [props(r) for r in stg.resources(SYS, "AWS::EC2::SecurityGroupIngress").values()]
+    inline = [(lid, rule) for lid, g in groups.items() for rule in props(g).get("SecurityGroupIngress", [])]
+    # The load balancer: TLS from the city hall only.
+    assert [(lid[:24], r["CidrIp"], r["FromPort"]) for lid, r in inline] == [
+        ("LoadBalancerSecurityGrou", CITY_HALL, 443)
+    ]
+    by_target = {(group_of(r["GroupId"]), group_of(r["SourceSecurityGroupId"]), r["FromPort"]) for r in ingress}
+    assert by_target == {
+        ("WebSecurityGroup73AF7387", "LoadBalancerSecurityGroup3036A0FC", 8443),
+        ("DbSecurityGroupE9D701AD", "WebSecurityGroup73AF7387", 5432),
+        ("DbSecurityGroupE9D701AD", "BatchSecurityGroup77EC865F", 5432),
+    }
+    assert not stg.resources(SYS, "AWS::EC2::SecurityGroupIngress").keys() & {"BatchSecurityGroup77EC865F"}
+
+
+def test_security_groups_send_only_where_traffic_must_go(stg) -> None:
+    allowed_cidrs = {"10.100.0.0/22", "172.16.10.20/32", "172.16.10.21/32"}  # hub endpoints, WSUS, RHEL mirror
+    for lid, group in stg.resources(SYS, "AWS::EC2::SecurityGroup").items():
+        for rule in props(group).get("SecurityGroupEgress", []):
+            assert rule["CidrIp"] in allowed_cidrs and rule["FromPort"] == 443, (lid, rule)
+    for lid, rule in stg.resources(SYS, "AWS::EC2::SecurityGroupEgress").items():
+        p = props(rule)
+        assert "CidrIp" not in p, lid
+        assert p.get("DestinationPrefixListId") == "pl-61a54008" or "DestinationSecurityGroupId" in p, lid
+
+
+def test_no_ssh_rdp_or_open_ingress_anywhere(stg, prod) -> None:
+    for synth in (stg, prod):
+        for stack, lid, group in synth.all_resources("AWS::EC2::SecurityGroup"):
+            rules = props(group).get("SecurityGroupIngress", [])
+            for rule in rules:
+                assert rule.get("CidrIp") not in ("0.0.0.0/0",) and rule.get("CidrIpv6") != "::/0", (stack, lid)
+                assert not rule.get("FromPort", 0) <= 22 <= rule.get("ToPort", -1), (stack, lid)
+                assert not rule.get("FromPort", 0) <= 3389 <= rule.get("ToPort", -1), (stack, lid)
+        for stack, lid, rule in synth.all_resources("AWS::EC2::SecurityGroupIngress"):
+            p = props(rule)
+            assert p.get("CidrIp") != "0.0.0.0/0", (stack, lid)
+            assert not p["FromPort"] <= 22 <= p["ToPort"] and not p["FromPort"] <= 3389 <= p["ToPort"], (stack, lid)
+        assert not synth.all_resources("AWS::EC2::KeyPair")
+
+
+@pytest.mark.parametrize("port", [22, 3389])
+def test_config_cannot_open_ssh_or_rdp(port: int) -> None:
+    data = config_data()
+    data["systems"]["resident-registry"]["roles"]["db"]["ports"] = [5432, port]
+    with pytest.raises(ConfigError, match="SSH and RDP are never opened"):
+        parse(data, "kobe-stg")
+
+
+def test_internal_load_balancer_listens_with_tls_only(stg, stg_cfg) -> None:
+    lb = props(next(iter(stg.resources(SYS, "AWS::ElasticLoadBalancingV2::LoadBalancer").values())))
+    assert lb["Scheme"] == "internal"
+    attributes = {a["Key"]: a["Value"] for a in lb["LoadBalancerAttributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true"
+    listeners = [props(r) for r in stg.resources(SYS, "AWS::ElasticLoadBalancingV2::Listener").values()]
+    assert [(x["Port"], x["Protocol"]) for x in listeners] == [(443, "HTTPS")]
+    assert listeners[0]["Certificates"] == [{"CertificateArn": stg_cfg.systems["resident-registry"].certificate_arn}]
+    target_group = props(next(iter(stg.resources(SYS, "AWS::ElasticLoadBalancingV2::TargetGroup").values())))
+    assert target_group["Port"] == 8443 and target_group["Protocol"] == "HTTPS"
+    assert [t["Id"] for t in target_group["Targets"]] == [{"Ref": "Web1"}, {"Ref": "Web2"}]
+
+
+def test_host_role_allows_only_agent_session_and_patching_needs(stg) -> None:
+    role = props(stg.resources(SYS, "AWS::IAM::Role")["HostRole96745B4B"])
+    assert "ManagedPolicyArns" not in role and "Policies" not in role
+    policy = props(next(iter(stg.resources(SYS, "AWS::IAM::ManagedPolicy").values())))["PolicyDocument"]
+    actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert all(a.split(":")[0] in {"ssm", "ssmmessages", "ec2messages", "ec2", "cloudwatch", "logs", "s3", "kms"}
+               for a in actions)  # fmt: skip
+    assert not any(a.endswith(":*") or a == "*" for a in actions)
+    assert {"s3:PutObject", "s3:GetEncryptionConfiguration"} == {a for a in actions if a.startswith("s3:")}
+    assert {"ec2:DescribeTags", "ec2:DescribeVolumes"} == {a for a in actions if a.startswith("ec2:")}
+
+
+def test_session_manager_encrypts_logs_and_times_out(stg, stg_cfg) -> None:
+    doc = props(stg.resources(SYS, "AWS::SSM::Document")["SessionPreferences"])
+    assert doc["Name"] == "SSM-SessionManagerRunShell" and doc["DocumentType"] == "Session"
+    inputs = doc["Content"]["inputs"]
+    assert inputs["s3BucketName"] == stg_cfg.log_bucket_name
+    assert inputs["s3KeyPrefix"] == f"session-manager/{RR_ACCOUNT}"
+    assert inputs["s3EncryptionEnabled"] is True and inputs["cloudWatchEncryptionEnabled"] is True
+    assert inputs["kmsKeyId"] == {"Ref": "SessionKey0FE01E29"}
+    assert inputs["idleSessionTimeout"] == "20"
+    assert inputs["runAsEnabled"] is False
+
+
+# ----- monitoring -----
+
+
+def test_alarms_per_host_with_recovery(stg) -> None:
+    alarms = {lid: props(a) for lid, a in stg.resources(SYS, "AWS::CloudWatch::Alarm").items()}
+    assert len(alarms) == 5 * 5
+    for host in (h for hosts in HOSTS.values() for h in hosts):
+        mine = {lid.removeprefix(host): a for lid, a in alarms.items() if lid.startswith(host)}
+        assert sorted(mine) == sorted(f"{k}Alarm" for k in ("SystemCheck", "InstanceCheck", "Cpu", "Memory", "Disk"))
+        for alarm in mine.values():
+            assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": host}}]
+            assert {"Ref": "OperationsTopicC9C1CC12"} in alarm["AlarmActions"]
+        assert "arn:aws:automate:ap-northeast-1:ec2:recover" in mine["SystemCheckAlarm"]["AlarmActions"]
+        assert "arn:aws:automate:ap-northeast-1:ec2:reboot" in mine["InstanceCheckAlarm"]["AlarmActions"]
+    assert alarms["Web1MemoryAlarm"]["MetricName"] == "Memory % Committed Bytes In Use"
+    assert alarms["Db1MemoryAlarm"]["MetricName"] == "mem_used_percent"
+    assert alarms["Web1DiskAlarm"]["ComparisonOperator"] == "LessThanThreshold"  # free space
+    assert alarms["Db1DiskAlarm"]["MetricName"] == "disk_used_percent"
+
+
+def test_agent_configuration_is_delivered_through_ssm(stg) -> None:
+    parameters = {
+        props(p)["Name"]: json.loads(props(p)["Value"]) for p in stg.resources(SYS, "AWS::SSM::Parameter").values()
+    }
+    linux = parameters["AmazonCloudWatch-kobe-stg-resident-registry-syslog"]
+    windows = parameters["AmazonCloudWatch-kobe-stg-resident-registry-windows-events"]
+    assert set(linux["metrics"]["metrics_collected"]) == {"mem", "disk"}
+    assert set(windows["metrics"]["metrics_collected"]) == {"Memory", "LogicalDisk"}
+    assert linux["metrics"]["aggregation_dimensions"] == [["InstanceId"]]  # what the alarms' dimensions match
+    assert {e["event_name"] for e in windows["logs"]["logs_collected"]["windows_events"]["collect_list"]} == {
+        "System", "Application", "Security"}  # fmt: skip
+    associations = {props(a)["Name"]: props(a) for a in stg.resources(SYS, "AWS::SSM::Association").values()}
+    assert associations["AWS-ConfigureAWSPackage"]["Parameters"]["name"] == ["AmazonCloudWatchAgent"]
+    configured = [a for a in stg.resources(SYS, "AWS::SSM::Association").values()
+                  if props(a)["Name"] == "AmazonCloudWatch-ManageAgent"]  # fmt: skip
+    assert sorted(props(a)["Parameters"]["optionalConfigurationLocation"][0] for a in configured) == sorted(parameters)
+
+
+# ----- patching -----
+
+
+def test_patch_baselines_per_os_with_the_configured_delay(stg, stg_cfg) -> None:
+    baselines = {props(b)["OperatingSystem"]: props(b) for b in stg.resources(SYS, "AWS::SSM::PatchBaseline").values()}
+    assert set(baselines) == {"WINDOWS", "REDHAT_ENTERPRISE_LINUX", "AMAZON_LINUX_2023"}
+    for baseline in baselines.values():
+        rule = baseline["ApprovalRules"]["PatchRules"][0]
+        assert rule["ApproveAfterDays"] == stg_cfg.patching.approve_after_days
+    assert baselines["WINDOWS"]["PatchGroups"] == ["kobe-stg-resident-registry-web"]
+    assert baselines["REDHAT_ENTERPRISE_LINUX"]["PatchGroups"] == ["kobe-stg-resident-registry-db"]
+    rhel_source = baselines["REDHAT_ENTERPRISE_LINUX"]["Sources"][0]
+    assert "baseurl=https://rhui.city.kobe.lg.jp/rhel9/BaseOS" in rhel_source["Configuration"]
+    assert "Sources" not in baselines["AMAZON_LINUX_2023"]  # served from S3 through the gateway endpoint
+    wsus = next(
+        a for a in stg.resources(SYS, "AWS::SSM::Association").values() if props(a)["Name"] == "AWS-RunPowerShellScript"
+    )
+    assert any("https://wsus.city.kobe.lg.jp" in line for line in props(wsus)["Parameters"]["commands"])
+
+
+def test_the_members_of_a_pair_never_reboot_together(stg, stg_cfg) -> None:
+    instances = stg.resources(SYS, "AWS::EC2::Instance")
+    for hosts in HOSTS.values():
+        if len(hosts) == 2:
+            assert tags(instances[hosts[0]])["PatchWave"] != tags(instances[hosts[1]])["PatchWave"]
+    windows = {lid: props(w) for lid, w in stg.resources(SYS, "AWS::SSM::MaintenanceWindow").items()}
+    assert windows["InstallAWindow"]["Schedule"] != windows["InstallBWindow"]["Schedule"]
+    assert windows["ScanWindow"]["Schedule"] == stg_cfg.patching.scan_schedule
+    targets = {lid: props(t)["Targets"] for lid, t in stg.resources(SYS, "AWS::SSM::MaintenanceWindowTarget").items()}
+    assert {"Key": "tag:PatchWave", "Values": ["a"]} in targets["InstallATargets"]
+    assert {"Key": "tag:PatchWave", "Values": ["b"]} in targets["InstallBTargets"]
+    tasks = {lid: props(t) for lid, t in stg.resources(SYS, "AWS::SSM::MaintenanceWindowTask").items()}
+    run = tasks["ScanTask"]["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]["Parameters"]
+    assert run == {"Operation": ["Scan"], "RebootOption": ["NoReboot"]}
+    run = tasks["InstallBTask"]["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]["Parameters"]
+    assert run == {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]}
+
+
+def test_staging_patches_before_production(stg_cfg, prod_cfg) -> None:
+    """Production approves each patch later than staging, so every patch has run in staging first."""
+    assert prod_cfg.patching.approve_after_days >= stg_cfg.patching.approve_after_days + 7
+
+
+def test_windows_and_rhel_need_an_update_server() -> None:
+    data = config_data()
+    del data["patching"]["sources"]["rhel-9"]
+    with pytest.raises(ConfigError, match=r"patching.sources.rhel-9: required by systems.resident-registry.roles.db"):
+        parse(data, "kobe-stg")
+
+
+# ----- backup -----
+
+
+def test_backup_plan_rules_copy_every_recovery_point_to_osaka(stg, stg_cfg) -> None:
+    plan = props(stg.resources(SYS, "AWS::Backup::BackupPlan")["Plan"])["BackupPlan"]
+    rules = {r["RuleName"]: r for r in plan["BackupPlanRule"]}
+    assert set(rules) == {"daily", "weekly", "monthly"}
+    for name, rule in rules.items():
+        expected = getattr(stg_cfg.backup, name)
+        assert rule["ScheduleExpression"] == expected.schedule
+        assert rule["Lifecycle"] == {"DeleteAfterDays": expected.keep_days}
+        assert rule["CopyActions"] == [
+            {
+                "DestinationBackupVaultArn": f"arn:aws:backup:ap-northeast-3:{RR_ACCOUNT}:backup-vault:"
+                "kobe-stg-resident-registry-dr",
+                "Lifecycle": {"DeleteAfterDays": expected.keep_days},
+            }
+        ]
+    dr_vault = props(stg.resources(DR, "AWS::Backup::BackupVault")["ResidentRegistryVault"])
+    assert dr_vault["BackupVaultName"] == "kobe-stg-resident-registry-dr"
+    assert stg.artifacts[DR]["environment"] == f"aws://{RR_ACCOUNT}/ap-northeast-3"
+
+
+def test_vaults_are_locked_and_encrypted(stg, prod) -> None:
+    for synth, stack, dr, changeable in (
+        (stg, SYS, DR, None),
+        (prod, "KobeProd-System-ResidentRegistry", "KobeProd-DR-ResidentRegistry", 3),
+    ):
+        for vault in (*synth.resources(stack, "AWS::Backup::BackupVault").values(),
+                      *synth.resources(dr, "AWS::Backup::BackupVault").values()):  # fmt: skip
+            lock = props(vault)["LockConfiguration"]
+            assert lock.get("ChangeableForDays") == changeable
+            assert lock["MinRetentionDays"] <= lock["MaxRetentionDays"]
+            assert "EncryptionKeyArn" in props(vault)
+            assert vault["DeletionPolicy"] == "Retain"
+
+
+def test_backup_selections_cover_every_host_and_data_volume(stg) -> None:
+    selections = {
+        lid: props(s)["BackupSelection"] for lid, s in stg.resources(SYS, "AWS::Backup::BackupSelection").items()
+    }
+    by_tag = selections["HostsByTag"]["ListOfTags"][0]
+    for lid, resource in (
+        *stg.resources(SYS, "AWS::EC2::Instance").items(),
+        *stg.resources(SYS, "AWS::EC2::Volume").items(),
+    ):
+        assert tags(resource)[by_tag["ConditionKey"]] == by_tag["ConditionValue"], lid
+    arns = json.dumps(selections["DataVolumes"]["Resources"])
+    for volume in stg.resources(SYS, "AWS::EC2::Volume"):
+        assert f'{{"Ref": "{volume}"}}' in arns
+
+
+def test_restore_test_restores_the_latest_host_recovery_point(stg, stg_cfg) -> None:
+    plan = props(next(iter(stg.resources(SYS, "AWS::Backup::RestoreTestingPlan").values())))
+    assert plan["ScheduleExpression"] == stg_cfg.backup.restore_test_schedule
+    assert plan["RecoveryPointSelection"]["Algorithm"] == "LATEST_WITHIN_WINDOW"
+    assert plan["RecoveryPointSelection"]["IncludeVaults"] == [{"Fn::GetAtt": ["Vault", "BackupVaultArn"]}]
+    selection = props(next(iter(stg.resources(SYS, "AWS::Backup::RestoreTestingSelection").values())))
+    assert selection["ProtectedResourceType"] == "EC2"
+    assert "subnetId" in selection["RestoreMetadataOverrides"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda b: b["daily"].update(keep_days=500), "backup.daily.keep_days = 500: outside the vault lock's bounds"),
+        (lambda b: b["daily"].update(keep_days=5), "the municipal standard keeps at least 7 daily backups"),
+        (lambda b: b.update(min_retention_days=500), "backup.min_retention_days = 500: exceeds"),
+    ],
+)
+def test_backup_retentions_stay_inside_the_lock(change: Any, message: str) -> None:
+    data = config_data()
+    change(data["backup"])
+    with pytest.raises(ConfigError) as error:
+        parse(data, "kobe-stg")
+    assert message in str(error.value)
+
+
+def test_production_vault_lock_is_compliance_mode() -> None:
+    data = config_data("kobe-prod")
+    data["backup"]["vault_lock_mode"] = "governance"
+    with pytest.raises(ConfigError, match="production vaults must use compliance mode"):
+        parse(data, "kobe-prod")
+
+
+# ----- config -----
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda s: s.update(spoke="linkage"), "that spoke lives in account role 'linkage'"),
+        (
+            lambda s: s["roles"]["db"].update(callers=["web", "reporting"]),
+            "systems.resident-registry.roles.db.callers[1]",
+        ),
+        (lambda s: s.pop("certificate_arn"), "the internal load balancer listens with TLS only"),
+        (lambda s: s["roles"]["db"].update(load_balancer=True), "at most one role per system"),
+    ],
+)
+def test_bad_system_entries_are_named(mutate: Any, message: str) -> None:
+    data = config_data()
+    mutate(data["systems"]["resident-registry"])
+    with pytest.raises(ConfigError) as error:
+        parse(data, "kobe-stg")
+    assert message in str(error.value)
+
+
+def test_a_second_system_is_a_config_entry() -> None:
+    """Adding a system is config only: its account, spoke and entry give a second system stack and Osaka vault."""
+    data = config_data()
+    data["accounts"]["tax"] = {"id": "111100000006", "data_classes": ["resident-data"], "monthly_budget_usd": 1000}
+    data["network"]["spokes"]["tax"] = {
+        "account": "tax",
+        "segment": "mynumber",
+        "cidr": "10.101.32.0/20",
+        "vpc_id": "vpc-0100000000000a3",
+        "transit_gateway_attachment_id": "tgw-attach-01000000000a3",
+    }
+    data["network"]["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
+    data["systems"]["tax"] = {**data["systems"]["resident-registry"], "account": "tax", "spoke": "tax",
+                              "name_ja": "個人住民税"}  # fmt: skip
+    data["systems"]["tax"].pop("certificate_arn")
+    data["systems"]["tax"]["roles"] = {
+        k: {**v, "load_balancer": False} for k, v in data["systems"]["tax"]["roles"].items()
+    }
+    cfg = parse(data, "kobe-stg + tax")
+    stage = GovCloudStage(cdk.App(context=cli_context()), cfg)
+    assert set(stage.systems) == {"resident-registry", "tax"}
+    assert stage.systems["tax"].account == "111100000006"
+    assert set(stage.disaster_recovery) == {"data-lake", "resident-registry", "tax"}
