@@ -544,7 +544,10 @@ class Config(_Model):
     def reachable_from(self, spoke: str) -> list[str]:
         """What a spoke may reach: the hub, its own segment (city hall side and other spokes), allowed segments.
 
-        Adjacent networks are merged (spokes addressed from one supernet take one route and one ACL entry).
+        Adjacent networks are merged (spokes addressed from one supernet take one route and one ACL entry). The
+        spoke's own CIDR takes part in the merge, so that it does not split its segment's supernet into pieces; a
+        route to a supernet that contains the VPC never carries the VPC's own traffic (the more specific local
+        route wins), and its ACL entries admit nothing the VPC's own entry does not.
         """
         net = self.network
         conf = net.spokes[spoke]
@@ -552,11 +555,11 @@ class Config(_Model):
         cidrs = {
             net.hub_cidr,
             *net.segments[conf.segment].on_premises_cidrs,
-            *(c for c in self.segment_spoke_cidrs(conf.segment) if c != conf.cidr),
+            *self.segment_spoke_cidrs(conf.segment),
             *(c for p in peers for c in net.segments[p].on_premises_cidrs),
             *(c for p in peers for c in self.segment_spoke_cidrs(p)),
         }
-        return sorted(str(n) for n in ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs))
+        return [n for n in netplan.merge(cidrs) if n != conf.cidr]
 
     def allowed_peers(self, segment: str) -> list[str]:
         """Segments that ``segment`` may talk to, from the explicit allow-list."""
@@ -574,8 +577,7 @@ class Config(_Model):
             return []
         systems = [s for s in self.systems.values() if s.spoke == spoke]
         used = {role.os for s in systems for role in s.roles.values()}
-        cidrs = {src.cidr for os_name, src in self.patching.sources.items() if os_name in used}
-        return sorted(str(n) for n in ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs))
+        return netplan.merge({src.cidr for os_name, src in self.patching.sources.items() if os_name in used})
 
     def backup_vault_name(self, system: str, region: str | None = None) -> str:
         """Deterministic vault names, so that a plan in Tokyo can name its copy destination in Osaka."""

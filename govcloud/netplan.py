@@ -55,3 +55,8 @@ def usable(subnet: ipaddress.IPv4Network, address: ipaddress.IPv4Address) -> boo
     """AWS reserves the first four addresses and the last one of every subnet."""
     offset = int(address) - int(subnet.network_address)
     return address in subnet and 4 <= offset < subnet.num_addresses - 1
+
+
+def merge(cidrs: list[str] | set[str]) -> list[str]:
+    """Adjacent and nested networks merged into the fewest CIDRs (one route, ACL entry or rule each), sorted."""
+    return sorted(str(n) for n in ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs))

@@ -178,8 +178,14 @@ def test_mynumber_links_are_associated_with_the_mynumber_table_only(stg) -> None
 def test_mynumber_spoke_routes_reach_nothing_of_lgwan(stg, stg_cfg) -> None:
     lgwan = [ipaddress.IPv4Network(c) for c in stg_cfg.network.segments["lgwan"].on_premises_cidrs]
     destinations = {props(r)["DestinationCidrBlock"] for r in stg.resources(RR, "AWS::EC2::Route").values()}
-    assert destinations == {"10.100.0.0/22", "172.16.0.0/16", "10.101.16.0/20"}  # hub, city hall mynumber, linkage
+    # hub, city hall (mynumber), and the mynumber spokes' supernet (linkage and this spoke: the local route wins)
+    assert destinations == {"10.100.0.0/22", "172.16.0.0/16", "10.101.0.0/19"}
     assert not any(ipaddress.IPv4Network(d).overlaps(n) for d in destinations for n in lgwan)
+
+
+def test_hub_routes_to_spokes_are_merged_into_their_supernet(stg) -> None:
+    destinations = {props(r)["DestinationCidrBlock"] for r in stg.resources(HUB, "AWS::EC2::Route").values()}
+    assert destinations == {"10.101.0.0/19", "172.16.0.0/16", "172.20.0.0/16"}  # both spokes, both city halls
 
 
 def test_an_allowed_pair_opens_both_tables(variant) -> None:
@@ -230,10 +236,10 @@ def test_shared_endpoints_with_our_own_security_group_and_zones(stg, stg_cfg) ->
             ref_id(props(next(iter(endpoints.values())))["SecurityGroupIds"][0])
         ]
     )
+    # the hub and the two spokes, merged into their supernet
     assert sorted((r["CidrIp"], r["FromPort"]) for r in group["SecurityGroupIngress"]) == [
         ("10.100.0.0/22", 443),
-        ("10.101.0.0/20", 443),
-        ("10.101.16.0/20", 443),
+        ("10.101.0.0/19", 443),
     ]
     zones = {props(z)["Name"] for z in stg.resources(HUB, "AWS::Route53::HostedZone").values()}
     assert "ssm.ap-northeast-1.amazonaws.com." in zones and len(zones) == 16
@@ -328,7 +334,7 @@ def test_spoke_nacls_per_tier(stg) -> None:
     s3_out = {e["CidrBlock"] for e in entries if e.get("Egress") and e.get("PortRange", {}).get("From") == 443}
     assert {"198.51.100.0/24", "203.0.113.128/25"} <= s3_out
     assert all(e["RuleAction"] == "allow" for e in entries)
-    known = {"10.101.0.0/20", "10.100.0.0/22", "172.16.0.0/16", "10.101.16.0/20", "198.51.100.0/24", "203.0.113.128/25"}
+    known = {"10.101.0.0/20", "10.100.0.0/22", "172.16.0.0/16", "10.101.0.0/19", "198.51.100.0/24", "203.0.113.128/25"}
     assert {e["CidrBlock"] for e in entries} <= known | {"172.16.10.20/31"}
     # only the spoke whose hosts patch from the update servers reaches them
     linkage = [props(r)["CidrBlock"] for r in stg.resources(LINKAGE_SPOKE, "AWS::EC2::NetworkAclEntry").values()]
@@ -473,4 +479,15 @@ def test_spokes_under_one_supernet_take_one_route_and_entry() -> None:
     data = copy.deepcopy(config_data())
     _extra_spokes(lambda i: f"10.102.{16 * i}.0/20")(data["network"])  # ten adjacent /20s
     reachable = parse(data, "net.toml").reachable_from("linkage")
-    assert reachable == sorted(["10.100.0.0/22", "10.101.0.0/20", "10.102.0.0/17", "10.102.128.0/19", "172.16.0.0/16"])
+    assert reachable == sorted(["10.100.0.0/22", "10.101.0.0/19", "10.102.0.0/17", "10.102.128.0/19", "172.16.0.0/16"])
+
+
+def test_twenty_systems_under_one_supernet_fit_the_acl_quota() -> None:
+    """The city's 20 standard systems, each in its own spoke: the own CIDR must not split the segment's supernet
+    (without merging it in, each spoke's ACL would need 21 inbound rules)."""
+    from bench.scale import scaled_config
+
+    cfg = parse(scaled_config(20), "kobe-stg with 20 systems")
+    assert len(cfg.systems) == 20
+    for name in cfg.systems:
+        assert len(cfg.reachable_from(name)) <= 6, (name, cfg.reachable_from(name))

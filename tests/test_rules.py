@@ -3,6 +3,7 @@ acknowledgement silences exactly that finding. One app holds a stack per rule an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -356,3 +357,21 @@ def test_ingress_cidr_tokens_are_findings() -> None:
     assert [(f.rule, f.detail) for f in findings if f.rule == "GC-NET-4"] == [
         ("GC-NET-4", "ingress CIDR is not a literal; take CIDRs from config")
     ]
+
+
+def test_ingress_from_the_union_of_configured_networks_is_allowed() -> None:
+    """A merged supernet of two adjacent configured networks is inside the configured space; one bigger is not."""
+    settings = dataclasses.replace(SETTINGS, allowed_ingress_cidrs=("10.101.0.0/20", "10.101.16.0/20"))
+
+    def findings(cidr: str) -> list[str]:
+        template = {
+            "Resources": {
+                "G": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"SecurityGroupIngress": [{"CidrIp": cidr}]}}
+            }
+        }
+        stack = Stack(name="s", region="ap-northeast-1", template=template)
+        return [f.detail for f in evaluate(stack, settings) if f.rule == "GC-NET-4"]
+
+    assert findings("10.101.0.0/19") == []
+    assert findings("10.101.8.0/21") == []
+    assert findings("10.101.0.0/18") == ["ingress from 10.101.0.0/18, which is not inside a configured network"]

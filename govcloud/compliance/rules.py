@@ -162,15 +162,14 @@ def tags_of(resource: Resource) -> dict[str, Any] | None:
 
 
 def within(cidr: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``cidr`` lies inside the union of ``allowed`` (a supernet of two adjacent configured networks does)."""
     try:
         network = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         return False
-    for entry in allowed:
-        candidate = ipaddress.ip_network(entry, strict=False)
-        if network.version == candidate.version and network.subnet_of(candidate):  # type: ignore[arg-type]
-            return True
-    return False
+    same_version = [ipaddress.ip_network(e, strict=False) for e in allowed]
+    merged = ipaddress.collapse_addresses(n for n in same_version if n.version == network.version)  # type: ignore[misc]
+    return any(network.subnet_of(candidate) for candidate in merged)  # type: ignore[arg-type]
 
 
 def ingress_rules(stack: Stack) -> Iterator[tuple[str, Mapping[str, Any]]]:
