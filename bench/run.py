@@ -1,7 +1,8 @@
-"""``make bench``: synth time of the default config against an empty app, peak memory, test-suite time.
+"""``make bench``: synth time of the default config against an empty app, synth time at 1, 10 and 20 business
+systems, peak memory, the largest stack, and the test-suite time.
 
-Both apps run as ``python <app>`` with the context the CDK CLI passes (cdk.json), alternately, in one run on
-one machine, so the ratio is meaningful even on a noisy machine. Results go to stdout and .bench/results.json.
+Every app runs as ``python <app>`` with the context the CDK CLI passes (cdk.json), alternately, in one run on
+one machine, so ratios are meaningful even on a noisy machine. Results go to stdout and .bench/results.json.
 """
 
 from __future__ import annotations
@@ -20,15 +21,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scale import write_scaled_config  # noqa: E402
 from tests.support import cli_context  # noqa: E402
 
 BUDGET_SYNTH_RATIO = 3.0
 BUDGET_GOVCLOUD_PACK = 1.10
 BUDGET_TEST_SECONDS = 90.0
+BUDGET_SECONDS_PER_SYSTEM = 1.0
+BUDGET_SUPERLINEAR = 0.20
+"""t20 - t10 may differ from (t10 - t1) * 10/9 by at most this fraction."""
+BUDGET_STACK_RESOURCES = 250
+"""CloudFormation allows 500 per stack; half of it leaves room to grow."""
+SCALE_POINTS = (1, 10, 20)
 
 
-def run_app(app: Path, extra_context: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MiB, the app and its Node process) of one synth."""
+def largest_stack(outdir: Path) -> tuple[str, int]:
+    """The stack with the most resources in a synthesized assembly, and that number."""
+    counts = {
+        path.name.removesuffix(".template.json"): len(json.loads(path.read_text(encoding="utf-8"))["Resources"])
+        for path in outdir.glob("assembly-*/*.template.json")
+    }
+    name = max(counts, key=lambda k: counts[k])
+    return name, counts[name]
+
+
+def run_app(
+    app: Path, extra_context: dict[str, str] | None = None, inspect: dict[str, object] | None = None
+) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MiB, the app and its Node process) of one synth. With ``inspect``,
+    the largest stack of the output is recorded in it (after the clock stops)."""
     with tempfile.TemporaryDirectory() as outdir:
         env = {
             **os.environ,
@@ -42,13 +63,64 @@ def run_app(app: Path, extra_context: dict[str, str] | None = None) -> tuple[flo
         elapsed = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"{app.name} failed with exit code {os.waitstatus_to_exitcode(status)}")
+        if inspect is not None:
+            inspect["largest_stack"], inspect["largest_stack_resources"] = largest_stack(Path(outdir))
         return elapsed, usage.ru_maxrss / 1024
+
+
+def scale(runs: int, results: dict[str, object]) -> bool:
+    """Synth time at 1, 10 and 20 business systems (each a copy of the resident registry in its own account and
+    spoke), the marginal cost of a system and the largest stack; True if within budget."""
+    medians: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        configs = {n: write_scaled_config(n, Path(tmp)) for n in SCALE_POINTS}
+        samples: dict[int, list[float]] = {n: [] for n in SCALE_POINTS}
+        largest: dict[int, dict[str, object]] = {n: {} for n in SCALE_POINTS}
+        for i in range(runs):  # alternate, so all points see the same machine load
+            for n, path in configs.items():
+                inspect = largest[n] if i == 0 else None
+                samples[n].append(run_app(ROOT / "app.py", {"config": str(path)}, inspect)[0])
+    report = {}
+    for n in SCALE_POINTS:
+        medians[n] = statistics.median(samples[n])
+        report[f"systems_{n}"] = {
+            "median_s": round(medians[n], 2),
+            "runs_s": [round(t, 2) for t in samples[n]],
+            **largest[n],
+        }
+        print(
+            f"synth, {n:2d} business system(s): median {medians[n]:.2f} s of {report[f'systems_{n}']['runs_s']}, "
+            f"largest stack {largest[n]['largest_stack']} with {largest[n]['largest_stack_resources']} resources"
+        )
+    t1, t10, t20 = (medians[n] for n in SCALE_POINTS)
+    marginal = (t20 - t1) / 19
+    expected = (t10 - t1) * 10 / 9
+    deviation = (t20 - t10 - expected) / expected if expected > 0 else float("inf")
+    biggest = max(int(str(largest[n]["largest_stack_resources"])) for n in SCALE_POINTS)
+    report |= {
+        "seconds_per_system": round(marginal, 3),
+        "superlinear_deviation": round(deviation, 3),
+        "largest_stack_resources": biggest,
+    }
+    results["scale"] = report
+    print(f"marginal cost of a system (t20 - t1) / 19: {marginal:.2f} s (budget <= {BUDGET_SECONDS_PER_SYSTEM} s)")
+    print(
+        f"growth: t20 - t10 = {t20 - t10:.2f} s against (t10 - t1) x 10/9 = {expected:.2f} s, "
+        f"{deviation:+.0%} (budget within {BUDGET_SUPERLINEAR:.0%})"
+    )
+    print(f"largest stack: {biggest} resources (budget <= {BUDGET_STACK_RESOURCES})")
+    return (
+        marginal <= BUDGET_SECONDS_PER_SYSTEM
+        and abs(deviation) <= BUDGET_SUPERLINEAR
+        and biggest <= BUDGET_STACK_RESOURCES
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="synths per app (median taken; at least 3)")
     parser.add_argument("--skip-tests", action="store_true", help="do not time the test suite")
+    parser.add_argument("--skip-scale", action="store_true", help="do not time the synth at 1, 10 and 20 systems")
     args = parser.parse_args()
     runs = max(3, args.runs)
 
@@ -93,6 +165,8 @@ def main() -> int:
     print(f"ratio default / empty: {ratio:.2f} (budget <= {BUDGET_SYNTH_RATIO})")
     print(f"GovCloud pack: default / without it = {pack_ratio:.3f} (budget <= {BUDGET_GOVCLOUD_PACK})")
     ok = ratio <= BUDGET_SYNTH_RATIO and pack_ratio <= BUDGET_GOVCLOUD_PACK
+    if not args.skip_scale:
+        ok = scale(runs, results) and ok
 
     if not args.skip_tests:
         start = time.perf_counter()
