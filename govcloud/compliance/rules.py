@@ -167,9 +167,14 @@ def within(cidr: str, allowed: tuple[str, ...]) -> bool:
         network = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         return False
-    same_version = [ipaddress.ip_network(e, strict=False) for e in allowed]
-    merged = ipaddress.collapse_addresses(n for n in same_version if n.version == network.version)  # type: ignore[misc]
-    return any(network.subnet_of(candidate) for candidate in merged)  # type: ignore[arg-type]
+    candidates = [ipaddress.ip_network(e, strict=False) for e in allowed]
+    if isinstance(network, ipaddress.IPv4Network):
+        merged: list[ipaddress.IPv4Network] | list[ipaddress.IPv6Network] = list(
+            ipaddress.collapse_addresses(n for n in candidates if isinstance(n, ipaddress.IPv4Network))
+        )
+        return any(network.subnet_of(m) for m in merged if isinstance(m, ipaddress.IPv4Network))
+    merged = list(ipaddress.collapse_addresses(n for n in candidates if isinstance(n, ipaddress.IPv6Network)))
+    return any(network.subnet_of(m) for m in merged if isinstance(m, ipaddress.IPv6Network))
 
 
 def ingress_rules(stack: Stack) -> Iterator[tuple[str, Mapping[str, Any]]]:
