@@ -80,16 +80,13 @@ def scale(runs: int, results: dict[str, object]) -> bool:
             for n, path in configs.items():
                 inspect = largest[n] if i == 0 else None
                 samples[n].append(run_app(ROOT / "app.py", {"config": str(path)}, inspect)[0])
-    report = {}
+    report: dict[str, object] = {}
     for n in SCALE_POINTS:
         medians[n] = statistics.median(samples[n])
-        report[f"systems_{n}"] = {
-            "median_s": round(medians[n], 2),
-            "runs_s": [round(t, 2) for t in samples[n]],
-            **largest[n],
-        }
+        runs_s = [round(t, 2) for t in samples[n]]
+        report[f"systems_{n}"] = {"median_s": round(medians[n], 2), "runs_s": runs_s, **largest[n]}
         print(
-            f"synth, {n:2d} business system(s): median {medians[n]:.2f} s of {report[f'systems_{n}']['runs_s']}, "
+            f"synth, {n:2d} business system(s): median {medians[n]:.2f} s of {runs_s}, "
             f"largest stack {largest[n]['largest_stack']} with {largest[n]['largest_stack_resources']} resources"
         )
     t1, t10, t20 = (medians[n] for n in SCALE_POINTS)
@@ -109,11 +106,12 @@ def scale(runs: int, results: dict[str, object]) -> bool:
         f"{deviation:+.0%} (budget within {BUDGET_SUPERLINEAR:.0%})"
     )
     print(f"largest stack: {biggest} resources (budget <= {BUDGET_STACK_RESOURCES})")
-    return (
-        marginal <= BUDGET_SECONDS_PER_SYSTEM
-        and abs(deviation) <= BUDGET_SUPERLINEAR
-        and biggest <= BUDGET_STACK_RESOURCES
-    )
+    verdicts = results.setdefault("budgets", {})
+    assert isinstance(verdicts, dict)
+    verdicts["seconds_per_system"] = marginal <= BUDGET_SECONDS_PER_SYSTEM
+    verdicts["growth"] = abs(deviation) <= BUDGET_SUPERLINEAR
+    verdicts["largest_stack"] = biggest <= BUDGET_STACK_RESOURCES
+    return all((verdicts["seconds_per_system"], verdicts["growth"], verdicts["largest_stack"]))
 
 
 def main() -> int:
@@ -165,6 +163,10 @@ def main() -> int:
     print(f"ratio default / empty: {ratio:.2f} (budget <= {BUDGET_SYNTH_RATIO})")
     print(f"GovCloud pack: default / without it = {pack_ratio:.3f} (budget <= {BUDGET_GOVCLOUD_PACK})")
     ok = ratio <= BUDGET_SYNTH_RATIO and pack_ratio <= BUDGET_GOVCLOUD_PACK
+    results["budgets"] = {
+        "synth_ratio": ratio <= BUDGET_SYNTH_RATIO,
+        "govcloud_pack": pack_ratio <= BUDGET_GOVCLOUD_PACK,
+    }
     if not args.skip_scale:
         ok = scale(runs, results) and ok
 
@@ -175,10 +177,16 @@ def main() -> int:
         results["test_suite_s"] = round(elapsed, 1)
         print(f"test suite: {elapsed:.1f} s, exit {test.returncode} (budget < {BUDGET_TEST_SECONDS:.0f} s)")
         ok = ok and test.returncode == 0 and elapsed < BUDGET_TEST_SECONDS
+        budgets = results["budgets"]
+        assert isinstance(budgets, dict)
+        budgets["test_suite"] = test.returncode == 0 and elapsed < BUDGET_TEST_SECONDS
 
     out = ROOT / ".bench"
     out.mkdir(exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    verdicts = results["budgets"]
+    assert isinstance(verdicts, dict)
+    print("budgets: " + ", ".join(f"{name} {'ok' if met else 'OVER'}" for name, met in verdicts.items()))
     print("within budget" if ok else "OVER BUDGET")
     return 0 if ok else 1
 
