@@ -86,6 +86,8 @@ def section_network(stacks: list[StackArtifact]) -> list[str]:
             or p.get("CidrIpv6")
             or p.get("SourceSecurityGroupId")
             or p.get("DestinationSecurityGroupId")
+            or p.get("SourcePrefixListId")
+            or p.get("DestinationPrefixListId")
         )
         ports = f"{p.get('FromPort', 'all')}-{p.get('ToPort', 'all')}"
         rules.append(
@@ -138,6 +140,39 @@ def _wildcards(statement: Mapping[str, Any]) -> list[str]:
     found = [f"action {a}" for a in as_list(statement.get("Action", [])) if isinstance(a, str) and "*" in a]
     found += [f"resource {_cell(r)}" for r in as_list(statement.get("Resource", [])) if "*" in _cell(r)]
     return found
+
+
+def section_hosts(stacks: list[StackArtifact]) -> list[str]:
+    """Every EC2 host with what a reviewer checks first: image, hardening, volumes, patch wave, backup."""
+    attached: dict[tuple[str, str], list[str]] = {}
+    for stack, _, attachment in _resources(stacks, "AWS::EC2::VolumeAttachment"):
+        instance, volume = _props(attachment).get("InstanceId"), _props(attachment).get("VolumeId")
+        if isinstance(instance, Mapping) and isinstance(volume, Mapping):
+            size = _props(stack.resources.get(str(volume.get("Ref")), {})).get("Size")
+            attached.setdefault((stack.name, str(instance.get("Ref"))), []).append(f"{volume.get('Ref')} {size} GiB")
+    rows = []
+    for stack, logical_id, instance in _resources(stacks, "AWS::EC2::Instance"):
+        p = _props(instance)
+        tags = {t.get("Key"): t.get("Value") for t in as_list(p.get("Tags", [])) if isinstance(t, Mapping)}
+        metadata = p.get("MetadataOptions", {})
+        root = [m.get("Ebs", {}) for m in as_list(p.get("BlockDeviceMappings", [])) if isinstance(m, Mapping)]
+        rows.append(
+            [
+                stack.name,
+                logical_id,
+                tags.get("Role"),
+                p.get("InstanceType"),
+                p.get("ImageId"),
+                f"IMDSv2 {metadata.get('HttpTokens')}, hop {metadata.get('HttpPutResponseHopLimit')}",
+                "yes" if p.get("DisableApiTermination") is True else "NO",
+                ", ".join(f"{e.get('VolumeSize')} GiB{' encrypted' if e.get('Encrypted') else ''}" for e in root),
+                "; ".join(attached.get((stack.name, logical_id), [])) or "-",
+                tags.get("PatchWave"),
+                tags.get("Backup"),
+            ]
+        )
+    header = ["stack", "host", "role", "type", "image", "metadata", "termination protection", "root", "data volumes"]
+    return ["## Hosts", "", *_table([*header, "patch wave", "backup tag"], rows), ""]
 
 
 def section_iam(stacks: list[StackArtifact]) -> list[str]:
@@ -315,6 +350,7 @@ def render(assembly: Assembly, stage: str) -> str:
         section_compliance(assembly, stacks),
         section_stacks(stacks),
         section_network(stacks),
+        section_hosts(stacks),
         section_iam(stacks),
         section_encryption(stacks),
         section_stateful(stacks),
