@@ -198,7 +198,12 @@ def test_host_role_allows_only_agent_session_and_patching_needs(stg) -> None:
     assert all(a.split(":")[0] in {"ssm", "ssmmessages", "ec2messages", "ec2", "cloudwatch", "logs", "s3", "kms"}
                for a in actions)  # fmt: skip
     assert not any(a.endswith(":*") or a == "*" for a in actions)
-    assert {"s3:PutObject", "s3:GetEncryptionConfiguration"} == {a for a in actions if a.startswith("s3:")}
+    assert {"s3:PutObject", "s3:GetEncryptionConfiguration", "s3:GetObject"} == {
+        a for a in actions if a.startswith("s3:")
+    }
+    get_object = next(s for s in policy["Statement"] if s["Action"] == "s3:GetObject")
+    assert all(r.startswith("arn:aws:s3:::") and r.endswith("/*") for r in get_object["Resource"])
+    assert "arn:aws:s3:::patch-baseline-snapshot-ap-northeast-1/*" in get_object["Resource"]
     assert {"ec2:DescribeTags", "ec2:DescribeVolumes"} == {a for a in actions if a.startswith("ec2:")}
 
 

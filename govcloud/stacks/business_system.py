@@ -32,6 +32,7 @@ from govcloud.constructs.keys import KEY_ADMIN_ACTIONS
 from govcloud.constructs.log_groups import encrypted_log_group
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.log_archive import SESSION_LOGS_PREFIX
+from govcloud.stacks.spoke import AWS_OWNED_BUCKETS
 
 TIER_SUBNETS = {"application": "Application", "data": "Data"}
 HTTPS = 443
@@ -235,6 +236,11 @@ class BusinessSystemStack(GovCloudStack):
                 resources=["*"],
             ),
             iam.PolicyStatement(
+                sid="AwsOwnedAgentAndPatchBuckets",
+                actions=["s3:GetObject"],
+                resources=[f"arn:aws:s3:::{b.format(r=region)}/*" for b in AWS_OWNED_BUCKETS],
+            ),
+            iam.PolicyStatement(
                 sid="ReadAgentConfiguration",
                 actions=["ssm:GetParameter"],
                 resources=[
@@ -297,7 +303,8 @@ class BusinessSystemStack(GovCloudStack):
             policy,
             statements,
             "The agent actions (ssm, ec2messages, ssmmessages, DescribeTags/Volumes, PutMetricData) support no "
-            "resource-level permissions; logs, keys and parameters are limited to this system's own names.",
+            "resource-level permissions; logs, keys and parameters are limited to this system's own names, and "
+            "objects to the AWS-owned buckets the SSM agent, CloudWatch agent and Patch Manager download from.",
         )
         return iam.CfnInstanceProfile(self, "HostProfile", roles=[role.role_name])
 
@@ -524,7 +531,7 @@ class BusinessSystemStack(GovCloudStack):
             name="AWS-ConfigureAWSPackage",
             parameters={"action": ["Install"], "name": ["AmazonCloudWatchAgent"]},
             targets=targets,
-            schedule_expression="rate(30 days)",
+            schedule_expression="rate(14 days)",
         )
         for suffix, family in sorted(self.families.items()):
             log_group_name = f"{self.log_prefix}/{suffix}"
@@ -561,7 +568,7 @@ class BusinessSystemStack(GovCloudStack):
                     *targets,
                     ssm.CfnAssociation.TargetProperty(key="tag:AgentConfig", values=[suffix]),
                 ],
-                schedule_expression="rate(30 days)",
+                schedule_expression="rate(14 days)",
             )
             configure.add_resource_dependency(install)
             configure.add_resource_dependency(parameter)
