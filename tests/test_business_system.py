@@ -300,6 +300,38 @@ def test_staging_patches_before_production(stg_cfg, prod_cfg) -> None:
     assert prod_cfg.patching.approve_after_days >= stg_cfg.patching.approve_after_days + 7
 
 
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda p: p.update(install_schedules=["cron(0 1 ? * TUE *)"] * 2),
+            "patching.install_schedules = ['cron(0 1 ? * TUE *)', 'cron(0 1 ? * TUE *)']: the two waves must differ",
+        ),
+        (
+            lambda p: p["sources"]["rhel-9"].update(cidr="172.20.10.21/32"),
+            "patching.sources.rhel-9.cidr = '172.20.10.21/32': not reachable from the spoke of "
+            "systems.resident-registry",
+        ),
+        (
+            lambda p: p["sources"].update(
+                {"amazon-linux-2023": {"url": "https://al.example.jp", "cidr": "172.16.1.1/32"}}
+            ),
+            "patching.sources.amazon-linux-2023 = 'https://al.example.jp': not needed",
+        ),
+        (
+            lambda p: p["sources"]["rhel-9"].update(url="http://rhui.city.kobe.lg.jp/rhel9"),
+            "patching.sources.rhel-9.url = 'http://rhui.city.kobe.lg.jp/rhel9': does not match the allowed form",
+        ),
+    ],
+)
+def test_bad_patch_settings_are_named(mutate: Any, message: str) -> None:
+    data = config_data()
+    mutate(data["patching"])
+    with pytest.raises(ConfigError) as error:
+        parse(data, "kobe-stg")
+    assert message in str(error.value)
+
+
 def test_windows_and_rhel_need_an_update_server() -> None:
     data = config_data()
     del data["patching"]["sources"]["rhel-9"]
@@ -405,6 +437,9 @@ def test_production_vault_lock_is_compliance_mode() -> None:
         ),
         (lambda s: s.pop("certificate_arn"), "the internal load balancer listens with TLS only"),
         (lambda s: s["roles"]["db"].update(load_balancer=True), "at most one role per system"),
+        (lambda s: s.update(account="linkage", spoke="linkage"), "must hold the 'resident-data' data class"),
+        (lambda s: s["roles"]["web"].update(count=0), "systems.resident-registry.roles.web.count = 0"),
+        (lambda s: s["roles"]["web"].update(os="windows-server-2019"), "systems.resident-registry.roles.web.os"),
     ],
 )
 def test_bad_system_entries_are_named(mutate: Any, message: str) -> None:
@@ -413,6 +448,22 @@ def test_bad_system_entries_are_named(mutate: Any, message: str) -> None:
     with pytest.raises(ConfigError) as error:
         parse(data, "kobe-stg")
     assert message in str(error.value)
+
+
+def test_two_systems_cannot_share_an_account() -> None:
+    data = config_data()
+    data["systems"]["copy"] = data["systems"]["resident-registry"]
+    with pytest.raises(ConfigError, match="each business system has its own account"):
+        parse(data, "kobe-stg")
+
+
+def test_business_systems_need_patching_and_backup_settings() -> None:
+    data = config_data()
+    del data["patching"], data["backup"]
+    with pytest.raises(ConfigError) as error:
+        parse(data, "kobe-stg")
+    assert "patching: required when business systems are configured" in str(error.value)
+    assert "backup: required when business systems are configured" in str(error.value)
 
 
 def test_a_second_system_is_a_config_entry() -> None:
