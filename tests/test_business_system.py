@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import aws_cdk as cdk
@@ -19,6 +20,20 @@ DR = "KobeStg-DR-ResidentRegistry"
 RR_ACCOUNT = "111100000003"
 CITY_HALL = "172.16.0.0/16"
 HOSTS = {"web": ["Web1", "Web2"], "db": ["Db1", "Db2"], "batch": ["Batch1"]}
+
+
+def short(logical_id: str) -> str:
+    """A logical ID without the hash CDK appends to nested constructs: ``Web1EEBE43FB`` -> ``Web1``."""
+    return re.sub(r"[0-9A-F]{8}$", "", logical_id)
+
+
+def by_short(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {short(lid): r for lid, r in resources.items()}
+
+
+def lid_of(stg: Any, type_: str, name: str) -> str:
+    """The logical ID of the resource of ``type_`` in the system stack whose short name is ``name``."""
+    return next(lid for lid in stg.resources(SYS, type_) if short(lid) == name)
 
 
 def props(resource: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +57,7 @@ def group_of(ref: Any) -> str:
 
 
 def test_hosts_per_role_with_their_sizes_and_subnet_tiers(stg, stg_cfg) -> None:
-    instances = stg.resources(SYS, "AWS::EC2::Instance")
+    instances = by_short(stg.resources(SYS, "AWS::EC2::Instance"))
     assert sorted(instances) == sorted(h for hosts in HOSTS.values() for h in hosts)
     roles = stg_cfg.systems["resident-registry"].roles
     for role_name, hosts in HOSTS.items():
@@ -64,7 +79,7 @@ def test_hosts_per_role_with_their_sizes_and_subnet_tiers(stg, stg_cfg) -> None:
 
 @pytest.mark.parametrize("host", [h for hosts in HOSTS.values() for h in hosts])
 def test_every_host_is_hardened(stg, host: str) -> None:
-    p = props(stg.resources(SYS, "AWS::EC2::Instance")[host])
+    p = props(by_short(stg.resources(SYS, "AWS::EC2::Instance"))[host])
     assert p["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"}
     assert "KeyName" not in p
     assert "NetworkInterfaces" not in p  # so no AssociatePublicIpAddress; the subnets map no public IPs either
@@ -73,29 +88,29 @@ def test_every_host_is_hardened(stg, host: str) -> None:
     root = p["BlockDeviceMappings"][0]["Ebs"]
     assert root["Encrypted"] is True
     assert "ResidentDataKey" in output_name(root["KmsKeyId"])
-    assert p["IamInstanceProfile"] == {"Ref": "HostProfile"}
+    assert p["IamInstanceProfile"] == {"Ref": lid_of(stg, "AWS::IAM::InstanceProfile", "HostIdentityProfile")}
     assert "UserData" not in p
 
 
 def test_data_volumes_are_separate_encrypted_and_outlive_their_host(stg, stg_cfg) -> None:
-    volumes = stg.resources(SYS, "AWS::EC2::Volume")
+    volumes = by_short(stg.resources(SYS, "AWS::EC2::Volume"))
     attachments = [props(a) for a in stg.resources(SYS, "AWS::EC2::VolumeAttachment").values()]
     roles = stg_cfg.systems["resident-registry"].roles
-    assert sorted(volumes) == sorted(f"{h}Data" for hosts in HOSTS.values() for h in hosts)
+    assert sorted(volumes) == sorted(f"{h}DataVolume" for hosts in HOSTS.values() for h in hosts)
     for role_name, hosts in HOSTS.items():
         for host in hosts:
-            volume = volumes[f"{host}Data"]
+            volume = volumes[f"{host}DataVolume"]
+            volume_ref = {"Ref": lid_of(stg, "AWS::EC2::Volume", f"{host}DataVolume")}
+            host_ref = {"Ref": lid_of(stg, "AWS::EC2::Instance", host)}
             assert volume["DeletionPolicy"] == "Retain" and volume["UpdateReplacePolicy"] == "Retain"
             assert props(volume)["Encrypted"] is True
             assert "ResidentDataKey" in output_name(props(volume)["KmsKeyId"])
             assert props(volume)["Size"] == roles[role_name].data_volume_gb
-            assert {"InstanceId": {"Ref": host}, "VolumeId": {"Ref": f"{host}Data"}}.items() <= next(
-                a for a in attachments if a["VolumeId"] == {"Ref": f"{host}Data"}
-            ).items()
+            assert next(a for a in attachments if a["VolumeId"] == volume_ref)["InstanceId"] == host_ref
 
 
 def test_amis_latest_only_in_staging_and_pinned_in_production(stg, prod) -> None:
-    stg_images = {h: props(r)["ImageId"] for h, r in stg.resources(SYS, "AWS::EC2::Instance").items()}
+    stg_images = {h: props(r)["ImageId"] for h, r in by_short(stg.resources(SYS, "AWS::EC2::Instance")).items()}
     assert (
         stg_images["Web1"] == "{{resolve:ssm:/aws/service/ami-windows-latest/Windows_Server-2022-Japanese-Full-Base}}"
     )
@@ -187,11 +202,14 @@ def test_internal_load_balancer_listens_with_tls_only(stg, stg_cfg) -> None:
     assert listeners[0]["Certificates"] == [{"CertificateArn": stg_cfg.systems["resident-registry"].certificate_arn}]
     target_group = props(next(iter(stg.resources(SYS, "AWS::ElasticLoadBalancingV2::TargetGroup").values())))
     assert target_group["Port"] == 8443 and target_group["Protocol"] == "HTTPS"
-    assert [t["Id"] for t in target_group["Targets"]] == [{"Ref": "Web1"}, {"Ref": "Web2"}]
+    assert [t["Id"] for t in target_group["Targets"]] == [
+        {"Ref": lid_of(stg, "AWS::EC2::Instance", "Web1")},
+        {"Ref": lid_of(stg, "AWS::EC2::Instance", "Web2")},
+    ]
 
 
 def test_host_role_allows_only_agent_session_and_patching_needs(stg) -> None:
-    role = props(stg.resources(SYS, "AWS::IAM::Role")["HostRole96745B4B"])
+    role = props(by_short(stg.resources(SYS, "AWS::IAM::Role"))["HostIdentityRole"])
     assert "ManagedPolicyArns" not in role and "Policies" not in role
     policy = props(next(iter(stg.resources(SYS, "AWS::IAM::ManagedPolicy").values())))["PolicyDocument"]
     actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
@@ -208,13 +226,13 @@ def test_host_role_allows_only_agent_session_and_patching_needs(stg) -> None:
 
 
 def test_session_manager_encrypts_logs_and_times_out(stg, stg_cfg) -> None:
-    doc = props(stg.resources(SYS, "AWS::SSM::Document")["SessionPreferences"])
+    doc = props(by_short(stg.resources(SYS, "AWS::SSM::Document"))["SessionsPreferences"])
     assert doc["Name"] == "SSM-SessionManagerRunShell" and doc["DocumentType"] == "Session"
     inputs = doc["Content"]["inputs"]
     assert inputs["s3BucketName"] == stg_cfg.log_bucket_name
     assert inputs["s3KeyPrefix"] == f"session-manager/{RR_ACCOUNT}"
     assert inputs["s3EncryptionEnabled"] is True and inputs["cloudWatchEncryptionEnabled"] is True
-    assert inputs["kmsKeyId"] == {"Ref": "SessionKey0FE01E29"}
+    assert inputs["kmsKeyId"] == {"Ref": lid_of(stg, "AWS::KMS::Key", "SessionsKey")}
     assert inputs["idleSessionTimeout"] == "20"
     assert inputs["runAsEnabled"] is False
 
@@ -223,13 +241,15 @@ def test_session_manager_encrypts_logs_and_times_out(stg, stg_cfg) -> None:
 
 
 def test_alarms_per_host_with_recovery(stg) -> None:
-    alarms = {lid: props(a) for lid, a in stg.resources(SYS, "AWS::CloudWatch::Alarm").items()}
+    alarms = {short(lid): props(a) for lid, a in stg.resources(SYS, "AWS::CloudWatch::Alarm").items()}
     assert len(alarms) == 5 * 5
     for host in (h for hosts in HOSTS.values() for h in hosts):
         mine = {lid.removeprefix(host): a for lid, a in alarms.items() if lid.startswith(host)}
         assert sorted(mine) == sorted(f"{k}Alarm" for k in ("SystemCheck", "InstanceCheck", "Cpu", "Memory", "Disk"))
         for alarm in mine.values():
-            assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": host}}]
+            assert alarm["Dimensions"] == [
+                {"Name": "InstanceId", "Value": {"Ref": lid_of(stg, "AWS::EC2::Instance", host)}}
+            ]
             assert {"Ref": "OperationsTopicC9C1CC12"} in alarm["AlarmActions"]
         assert "arn:aws:automate:ap-northeast-1:ec2:recover" in mine["SystemCheckAlarm"]["AlarmActions"]
         assert "arn:aws:automate:ap-northeast-1:ec2:reboot" in mine["InstanceCheckAlarm"]["AlarmActions"]
@@ -278,20 +298,24 @@ def test_patch_baselines_per_os_with_the_configured_delay(stg, stg_cfg) -> None:
 
 
 def test_the_members_of_a_pair_never_reboot_together(stg, stg_cfg) -> None:
-    instances = stg.resources(SYS, "AWS::EC2::Instance")
+    instances = by_short(stg.resources(SYS, "AWS::EC2::Instance"))
     for hosts in HOSTS.values():
         if len(hosts) == 2:
             assert tags(instances[hosts[0]])["PatchWave"] != tags(instances[hosts[1]])["PatchWave"]
-    windows = {lid: props(w) for lid, w in stg.resources(SYS, "AWS::SSM::MaintenanceWindow").items()}
-    assert windows["InstallAWindow"]["Schedule"] != windows["InstallBWindow"]["Schedule"]
-    assert windows["ScanWindow"]["Schedule"] == stg_cfg.patching.scan_schedule
-    targets = {lid: props(t)["Targets"] for lid, t in stg.resources(SYS, "AWS::SSM::MaintenanceWindowTarget").items()}
-    assert {"Key": "tag:PatchWave", "Values": ["a"]} in targets["InstallATargets"]
-    assert {"Key": "tag:PatchWave", "Values": ["b"]} in targets["InstallBTargets"]
-    tasks = {lid: props(t) for lid, t in stg.resources(SYS, "AWS::SSM::MaintenanceWindowTask").items()}
-    run = tasks["ScanTask"]["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]["Parameters"]
+    windows = {short(lid): props(w) for lid, w in stg.resources(SYS, "AWS::SSM::MaintenanceWindow").items()}
+    assert windows["PatchingInstallAWindow"]["Schedule"] != windows["PatchingInstallBWindow"]["Schedule"]
+    assert windows["PatchingScanWindow"]["Schedule"] == stg_cfg.patching.scan_schedule
+    targets = {
+        short(lid): props(t)["Targets"] for lid, t in stg.resources(SYS, "AWS::SSM::MaintenanceWindowTarget").items()
+    }
+    assert {"Key": "tag:PatchWave", "Values": ["a"]} in targets["PatchingInstallATargets"]
+    assert {"Key": "tag:PatchWave", "Values": ["b"]} in targets["PatchingInstallBTargets"]
+    tasks = {short(lid): props(t) for lid, t in stg.resources(SYS, "AWS::SSM::MaintenanceWindowTask").items()}
+    run = tasks["PatchingScanTask"]["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]["Parameters"]
     assert run == {"Operation": ["Scan"], "RebootOption": ["NoReboot"]}
-    run = tasks["InstallBTask"]["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"]["Parameters"]
+    run = tasks["PatchingInstallBTask"]["TaskInvocationParameters"]["MaintenanceWindowRunCommandParameters"][
+        "Parameters"
+    ]
     assert run == {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]}
 
 
@@ -343,7 +367,7 @@ def test_windows_and_rhel_need_an_update_server() -> None:
 
 
 def test_backup_plan_rules_copy_every_recovery_point_to_osaka(stg, stg_cfg) -> None:
-    plan = props(stg.resources(SYS, "AWS::Backup::BackupPlan")["Plan"])["BackupPlan"]
+    plan = props(next(iter(stg.resources(SYS, "AWS::Backup::BackupPlan").values())))["BackupPlan"]
     rules = {r["RuleName"]: r for r in plan["BackupPlanRule"]}
     assert set(rules) == {"daily", "weekly", "monthly"}
     for name, rule in rules.items():
@@ -378,15 +402,15 @@ def test_vaults_are_locked_and_encrypted(stg, prod) -> None:
 
 def test_backup_selections_cover_every_host_and_data_volume(stg) -> None:
     selections = {
-        lid: props(s)["BackupSelection"] for lid, s in stg.resources(SYS, "AWS::Backup::BackupSelection").items()
+        short(lid): props(s)["BackupSelection"] for lid, s in stg.resources(SYS, "AWS::Backup::BackupSelection").items()
     }
-    by_tag = selections["HostsByTag"]["ListOfTags"][0]
+    by_tag = selections["BackupHostsByTag"]["ListOfTags"][0]
     for lid, resource in (
         *stg.resources(SYS, "AWS::EC2::Instance").items(),
         *stg.resources(SYS, "AWS::EC2::Volume").items(),
     ):
         assert tags(resource)[by_tag["ConditionKey"]] == by_tag["ConditionValue"], lid
-    arns = json.dumps(selections["DataVolumes"]["Resources"])
+    arns = json.dumps(selections["BackupDataVolumes"]["Resources"])
     for volume in stg.resources(SYS, "AWS::EC2::Volume"):
         assert f'{{"Ref": "{volume}"}}' in arns
 
@@ -395,7 +419,8 @@ def test_restore_test_restores_the_latest_host_recovery_point(stg, stg_cfg) -> N
     plan = props(next(iter(stg.resources(SYS, "AWS::Backup::RestoreTestingPlan").values())))
     assert plan["ScheduleExpression"] == stg_cfg.backup.restore_test_schedule
     assert plan["RecoveryPointSelection"]["Algorithm"] == "LATEST_WITHIN_WINDOW"
-    assert plan["RecoveryPointSelection"]["IncludeVaults"] == [{"Fn::GetAtt": ["Vault", "BackupVaultArn"]}]
+    vault = lid_of(stg, "AWS::Backup::BackupVault", "BackupVault")
+    assert plan["RecoveryPointSelection"]["IncludeVaults"] == [{"Fn::GetAtt": [vault, "BackupVaultArn"]}]
     selection = props(next(iter(stg.resources(SYS, "AWS::Backup::RestoreTestingSelection").values())))
     assert selection["ProtectedResourceType"] == "EC2"
     assert "subnetId" in selection["RestoreMetadataOverrides"]

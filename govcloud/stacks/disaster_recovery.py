@@ -13,8 +13,8 @@ from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config, pascal
 from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.keys import DataKey
+from govcloud.constructs.system_backup import locked_vault
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.business_system import vault_lock
 
 
 def dr_key_alias(cfg: Config, data_class: str) -> str:
@@ -62,15 +62,9 @@ class DisasterRecoveryStack(GovCloudStack):
             data_class="resident-data",
             description=f"{cfg.name}: Osaka copies of the backups of {system}",
         ).key
-        vault = backup.CfnBackupVault(
-            self,
-            f"{pascal(system)}Vault",
-            backup_vault_name=cfg.backup_vault_name(system, region),
-            encryption_key_arn=key.key_arn,
-            lock_configuration=vault_lock(cfg.backup),
+        self.vaults[system] = locked_vault(
+            self, f"{pascal(system)}Vault", name=cfg.backup_vault_name(system, region), key=key, settings=cfg.backup
         )
-        vault.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-        self.vaults[system] = vault
 
     def _data_lake_replicas(self, cfg: Config, account: str, region: str) -> None:
         lake = cfg.data_lake

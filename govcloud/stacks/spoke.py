@@ -13,27 +13,12 @@ from constructs import Construct
 from govcloud import netplan
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config, pascal
+from govcloud.constructs.hosts import AWS_OWNED_BUCKETS
 from govcloud.constructs.isolated_vpc import IsolatedVpc
 from govcloud.constructs.zone_sharing import ZoneSharing
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.log_archive import RESOLVER_LOGS_PREFIX
 from govcloud.stacks.network_hub import endpoint_policy_statement
-
-# Buckets owned by AWS that hosts must reach through the S3 gateway endpoint, or they cannot be managed:
-# the SSM agent and its documents and packages, patch baselines, the CloudWatch agent, Amazon Linux repositories.
-AWS_OWNED_BUCKETS = (
-    "aws-ssm-{r}",
-    "aws-windows-downloads-{r}",
-    "amazon-ssm-{r}",
-    "amazon-ssm-packages-{r}",
-    "{r}-birdwatcher-prod",
-    "aws-ssm-distributor-file-{r}",
-    "aws-ssm-document-attachments-{r}",
-    "patch-baseline-snapshot-{r}",
-    "amazoncloudwatch-agent-{r}",
-    "al2023-repos-{r}-de612dc2",
-    "amazonlinux-2-repos-{r}",
-)
 
 EPHEMERAL = (1024, 65535)
 

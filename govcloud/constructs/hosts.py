@@ -1,0 +1,299 @@
+"""EC2 hosts of a business system: the role they run as, and the hardened host itself with its data volume and
+alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
+from govcloud.constructs.host_agent import AGENT_NAMESPACE, OsFamily
+
+# Buckets owned by AWS that hosts download from: the SSM agent and its documents and packages, patch baselines,
+# the CloudWatch agent, Amazon Linux repositories. The spokes' S3 gateway endpoints admit the same list.
+AWS_OWNED_BUCKETS = (
+    "aws-ssm-{r}",
+    "aws-windows-downloads-{r}",
+    "amazon-ssm-{r}",
+    "amazon-ssm-packages-{r}",
+    "{r}-birdwatcher-prod",
+    "aws-ssm-distributor-file-{r}",
+    "aws-ssm-document-attachments-{r}",
+    "patch-baseline-snapshot-{r}",
+    "amazoncloudwatch-agent-{r}",
+    "al2023-repos-{r}-de612dc2",
+    "amazonlinux-2-repos-{r}",
+)
+DATA_DEVICE = {"windows": "xvdf", "linux": "/dev/sdf"}
+
+
+@dataclass(frozen=True)
+class HostLogs:
+    """Where a system's hosts send what they log, and the keys involved."""
+
+    log_group_prefix: str
+    """Every log group of the system's hosts is named ``<prefix>/...``."""
+    logs_key: kms.IKey
+    archive_bucket: str
+    archive_prefix: str
+    """Session logs go to ``<archive_prefix>/<account>/`` in the central log bucket."""
+    archive_account: str
+    archive_key_alias: str
+    session_key: kms.IKey
+
+
+class HostIdentity(Construct):
+    """The role a system's hosts run as, with only what the SSM agent (Session Manager, State Manager, Patch
+    Manager) and the CloudWatch agent need: AWS's managed policies would also let a host read every parameter of
+    the account. :attr:`profile_name` is what an instance names."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        role_name: str,
+        description: str,
+        agent_parameter_names: Sequence[str],
+        logs: HostLogs,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        region, account = stack.region, stack.account
+        statements = [
+            iam.PolicyStatement(
+                sid="SystemsManagerAgent",
+                actions=[
+                    "ssm:DescribeAssociation",
+                    "ssm:DescribeDocument",
+                    "ssm:GetDeployablePatchSnapshotForInstance",
+                    "ssm:GetDocument",
+                    "ssm:GetManifest",
+                    "ssm:ListAssociations",
+                    "ssm:ListInstanceAssociations",
+                    "ssm:PutComplianceItems",
+                    "ssm:PutConfigurePackageResult",
+                    "ssm:PutInventory",
+                    "ssm:UpdateAssociationStatus",
+                    "ssm:UpdateInstanceAssociationStatus",
+                    "ssm:UpdateInstanceInformation",
+                    "ec2messages:AcknowledgeMessage",
+                    "ec2messages:DeleteMessage",
+                    "ec2messages:FailMessage",
+                    "ec2messages:GetEndpoint",
+                    "ec2messages:GetMessages",
+                    "ec2messages:SendReply",
+                    "ssmmessages:CreateControlChannel",
+                    "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel",
+                    "ssmmessages:OpenDataChannel",
+                    "ec2:DescribeTags",
+                    "ec2:DescribeVolumes",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="AwsOwnedAgentAndPatchBuckets",
+                actions=["s3:GetObject"],
+                resources=[f"arn:aws:s3:::{b.format(r=region)}/*" for b in AWS_OWNED_BUCKETS],
+            ),
+            iam.PolicyStatement(
+                sid="ReadAgentConfiguration",
+                actions=["ssm:GetParameter"],
+                resources=[f"arn:aws:ssm:{region}:{account}:parameter/{name}" for name in agent_parameter_names],
+            ),
+            iam.PolicyStatement(
+                sid="AgentMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": AGENT_NAMESPACE}},
+            ),
+            iam.PolicyStatement(
+                sid="SystemLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[f"arn:aws:logs:{region}:{account}:log-group:{logs.log_group_prefix}/*"],
+            ),
+            iam.PolicyStatement(
+                sid="SessionLogGroupEncryptionCheck",
+                actions=["logs:DescribeLogGroups"],
+                resources=[f"arn:aws:logs:{region}:{account}:log-group:*"],
+            ),
+            iam.PolicyStatement(
+                sid="SessionLogsToArchive",
+                actions=["s3:PutObject"],
+                resources=[f"arn:aws:s3:::{logs.archive_bucket}/{logs.archive_prefix}/{account}/*"],
+            ),
+            iam.PolicyStatement(
+                sid="SessionLogsArchiveEncryptionCheck",
+                actions=["s3:GetEncryptionConfiguration"],
+                resources=[f"arn:aws:s3:::{logs.archive_bucket}"],
+            ),
+            iam.PolicyStatement(
+                sid="ArchiveKeyThroughS3",
+                actions=["kms:GenerateDataKey"],
+                resources=[f"arn:aws:kms:{region}:{logs.archive_account}:key/*"],
+                conditions={
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": logs.archive_key_alias},
+                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                },
+            ),
+            iam.PolicyStatement(sid="DecryptSessions", actions=["kms:Decrypt"], resources=[logs.session_key.key_arn]),
+            iam.PolicyStatement(
+                sid="EncryptedLogs",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[logs.logs_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"logs.{region}.amazonaws.com"}},
+            ),
+        ]
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=role_name,
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=description,
+        )
+        policy = iam.ManagedPolicy(self, "Policy", roles=[self.role], statements=statements)
+        acknowledge_wildcards(
+            policy,
+            statements,
+            "The agent actions (ssm, ec2messages, ssmmessages, DescribeTags/Volumes, PutMetricData) support no "
+            "resource-level permissions; logs, keys and parameters are limited to this system's own names, and "
+            "objects to the AWS-owned buckets the SSM agent, CloudWatch agent and Patch Manager download from.",
+        )
+        self.profile_name = iam.CfnInstanceProfile(self, "Profile", roles=[self.role.role_name]).ref
+
+
+class HardenedHost(Construct):
+    """One host: IMDSv2 with a hop limit of 1, no key pair, no public IP, termination protection, detailed
+    monitoring, an encrypted root volume, an optional data volume that outlives the host, and alarms for status
+    checks (the system check recovers the host onto other hardware, the instance check reboots it), CPU, memory
+    and the fullest disk, each to ``topic_arn``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        family: OsFamily,
+        image_id: str,
+        image_pinned: bool,
+        instance_type: str,
+        subnet: ec2.ISubnet,
+        security_group_id: str,
+        profile_name: str,
+        key: kms.IKey,
+        root_volume_gb: int,
+        data_volume_gb: int | None,
+        tags: dict[str, str],
+        volume_tags: dict[str, str],
+        topic_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.instance = ec2.CfnInstance(
+            self,
+            "Resource",
+            image_id=image_id,
+            instance_type=instance_type,
+            subnet_id=subnet.subnet_id,
+            security_group_ids=[security_group_id],
+            iam_instance_profile=profile_name,
+            metadata_options=ec2.CfnInstance.MetadataOptionsProperty(
+                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"
+            ),
+            block_device_mappings=[
+                ec2.CfnInstance.BlockDeviceMappingProperty(
+                    device_name=family.root_device,
+                    ebs=ec2.CfnInstance.EbsProperty(
+                        encrypted=True,
+                        kms_key_id=key.key_arn,
+                        volume_size=root_volume_gb,
+                        volume_type="gp3",
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+            disable_api_termination=True,
+            instance_initiated_shutdown_behavior="stop",
+            monitoring=True,
+            ebs_optimized=True,
+            propagate_tags_to_volume_on_creation=True,
+            tags=[cdk.CfnTag(key=k, value=v) for k, v in {"Name": name, **tags}.items()],
+        )
+        if image_pinned:
+            acknowledge(
+                self.instance,
+                "CloudFormation Validate::W9010",
+                "AMIs are pinned per region in config on purpose: a new AMI release must never replace a running "
+                "host; a new AMI is a reviewed config change.",
+            )
+        self.data_volume: ec2.CfnVolume | None = None
+        if data_volume_gb:
+            self.data_volume = ec2.CfnVolume(
+                self,
+                "DataVolume",
+                availability_zone=subnet.availability_zone,
+                size=data_volume_gb,
+                volume_type="gp3",
+                encrypted=True,
+                kms_key_id=key.key_arn,
+                tags=[cdk.CfnTag(key=k, value=v) for k, v in {"Name": f"{name}-data", **volume_tags}.items()],
+            )
+            # The data outlives the host: a replaced or terminated host leaves its data volume behind.
+            self.data_volume.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+            acknowledge(
+                self.data_volume,
+                "CloudFormation Validate::W3010",
+                "A volume must be in its host's zone; zones come from config (validated against the region) so "
+                "that synth makes no AWS call.",
+            )
+            ec2.CfnVolumeAttachment(
+                self,
+                "DataAttachment",
+                instance_id=self.instance.ref,
+                volume_id=self.data_volume.ref,
+                device=DATA_DEVICE[family.name],
+            )
+        self._alarms(name, family, topic_arn)
+
+    def _alarms(self, name: str, family: OsFamily, topic_arn: str) -> None:
+        region = cdk.Stack.of(self).region
+        dimensions = [cloudwatch.CfnAlarm.DimensionProperty(name="InstanceId", value=self.instance.ref)]
+        specs = [
+            ("SystemCheck", "AWS/EC2", "StatusCheckFailed_System", "Maximum", "GreaterThanThreshold", 0, 2,
+             f"arn:aws:automate:{region}:ec2:recover", "system status check failed: recovering"),
+            ("InstanceCheck", "AWS/EC2", "StatusCheckFailed_Instance", "Maximum", "GreaterThanThreshold", 0, 3,
+             f"arn:aws:automate:{region}:ec2:reboot", "instance status check failed: rebooting"),
+            ("Cpu", "AWS/EC2", "CPUUtilization", "Average", "GreaterThanThreshold", 90, 15, None, "CPU above 90 %"),
+            ("Memory", AGENT_NAMESPACE, family.memory.name, family.memory.statistic, family.memory.comparison,
+             family.memory.threshold, 5, None, f"{family.memory.title} beyond {family.memory.threshold:g} %"),
+            ("Disk", AGENT_NAMESPACE, family.disk.name, family.disk.statistic, family.disk.comparison,
+             family.disk.threshold, 5, None, f"{family.disk.title} beyond {family.disk.threshold:g} %"),
+        ]  # fmt: skip
+        for suffix, namespace, metric, statistic, comparison, threshold, periods, action, title in specs:
+            cloudwatch.CfnAlarm(
+                self,
+                f"{suffix}Alarm",
+                alarm_name=f"{name} {suffix.lower()}",
+                alarm_description=f"{name}: {title}",
+                namespace=namespace,
+                metric_name=metric,
+                dimensions=dimensions,
+                statistic=statistic,
+                period=60,
+                evaluation_periods=periods,
+                threshold=threshold,
+                comparison_operator=comparison,
+                # A host that stops reporting agent metrics is as suspect as one that reports a bad value.
+                treat_missing_data="breaching" if namespace == AGENT_NAMESPACE else "missing",
+                actions_enabled=True,
+                alarm_actions=[a for a in (action, topic_arn) if a],
+                ok_actions=[topic_arn],
+            )

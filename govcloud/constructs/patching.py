@@ -1,0 +1,162 @@
+"""Patch Manager for one business system: baselines per operating system, the patch sources the closed network
+needs, a daily scan and two staggered install waves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from govcloud.config import OperatingSystem, Patching, pascal
+from govcloud.constructs.host_agent import (
+    PATCH_FILTERS,
+    PATCH_OPERATING_SYSTEM,
+    RHEL_9_PRODUCTS,
+    rhel_repositories,
+    wsus_script,
+)
+from govcloud.constructs.log_groups import encrypted_log_group
+
+WAVE_TAG = "PatchWave"
+WAVES = ("a", "b")
+"""Host 1, 3, ... of a role are in wave a, host 2, 4, ... in wave b: the members of a pair never reboot together."""
+
+
+def wave_of(index: int) -> str:
+    return WAVES[index % len(WAVES)]
+
+
+class PatchManagement(Construct):
+    """``patch_groups`` maps each operating system in use to the patch groups (one per role) of its hosts; hosts
+    carry ``Patch Group=<group>``, ``System=<system>`` and ``PatchWave=a|b``. Command output goes to an
+    encrypted log group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        system: str,
+        name_prefix: str,
+        settings: Patching,
+        patch_groups: Mapping[OperatingSystem, Sequence[str]],
+        log_group_name: str,
+        logs_key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        for os_name, groups in sorted(patch_groups.items()):
+            self._baseline(os_name, groups, name_prefix, system, settings)
+        wsus = settings.sources.get("windows-server-2022-ja")
+        if wsus is not None and "windows-server-2022-ja" in patch_groups:
+            ssm.CfnAssociation(
+                self,
+                "WindowsUpdateServer",
+                association_name=f"{name_prefix}-wsus",
+                name="AWS-RunPowerShellScript",
+                parameters={"commands": wsus_script(wsus.url)},
+                targets=[
+                    ssm.CfnAssociation.TargetProperty(key="tag:System", values=[system]),
+                    ssm.CfnAssociation.TargetProperty(key="tag:AgentConfig", values=["windows-events"]),
+                ],
+                schedule_expression="rate(1 day)",
+            )
+        output = encrypted_log_group(self, "Logs", key=logs_key, retention_days=log_retention_days, name=log_group_name)
+        windows = [("Scan", "Scan", settings.scan_schedule, None)] + [
+            (f"Install{wave.upper()}", "Install", schedule, wave)
+            for wave, schedule in zip(WAVES, settings.install_schedules, strict=True)
+        ]
+        for construct_id_, operation, schedule, wave in windows:
+            task = self._window(construct_id_, operation, schedule, wave, system, name_prefix, settings, log_group_name)
+            task.node.add_dependency(output)
+
+    def _baseline(
+        self, os_name: OperatingSystem, groups: Sequence[str], name_prefix: str, system: str, settings: Patching
+    ) -> None:
+        source = settings.sources.get(os_name)
+        sources = None
+        if source is not None and os_name == "rhel-9":
+            sources = [
+                ssm.CfnPatchBaseline.PatchSourceProperty(
+                    name="city-rhel9-mirror", products=RHEL_9_PRODUCTS, configuration=rhel_repositories(source.url)
+                )
+            ]
+        ssm.CfnPatchBaseline(
+            self,
+            f"{pascal(os_name)}Baseline",
+            name=f"{name_prefix}-{os_name}",
+            description=f"{system} {os_name}: approved {settings.approve_after_days} days after release",
+            operating_system=PATCH_OPERATING_SYSTEM[os_name],
+            approval_rules=ssm.CfnPatchBaseline.RuleGroupProperty(
+                patch_rules=[
+                    ssm.CfnPatchBaseline.RuleProperty(
+                        approve_after_days=settings.approve_after_days,
+                        compliance_level="CRITICAL",
+                        # Linux only: also approve the bug-fix classification, not only security updates.
+                        enable_non_security=True if os_name != "windows-server-2022-ja" else None,
+                        patch_filter_group=ssm.CfnPatchBaseline.PatchFilterGroupProperty(
+                            patch_filters=[
+                                ssm.CfnPatchBaseline.PatchFilterProperty(key=key, values=values)
+                                for key, values in PATCH_FILTERS[os_name].items()
+                            ]
+                        ),
+                    )
+                ]
+            ),
+            patch_groups=list(groups),
+            sources=sources,
+        )
+
+    def _window(
+        self,
+        construct_id: str,
+        operation: str,
+        schedule: str,
+        wave: str | None,
+        system: str,
+        name_prefix: str,
+        settings: Patching,
+        log_group_name: str,
+    ) -> ssm.CfnMaintenanceWindowTask:
+        window = ssm.CfnMaintenanceWindow(
+            self,
+            f"{construct_id}Window",
+            name=f"{name_prefix}-{construct_id.lower()}",
+            description=f"{system}: patch {operation.lower()}" + (f", wave {wave}" if wave else ""),
+            schedule=schedule,
+            schedule_timezone=settings.timezone,
+            duration=settings.window_hours,
+            cutoff=1,
+            allow_unassociated_targets=False,
+        )
+        tags = [ssm.CfnMaintenanceWindowTarget.TargetsProperty(key="tag:System", values=[system])]
+        if wave:
+            tags.append(ssm.CfnMaintenanceWindowTarget.TargetsProperty(key=f"tag:{WAVE_TAG}", values=[wave]))
+        target = ssm.CfnMaintenanceWindowTarget(
+            self, f"{construct_id}Targets", window_id=window.ref, resource_type="INSTANCE", targets=tags
+        )
+        run_command = ssm.CfnMaintenanceWindowTask.MaintenanceWindowRunCommandParametersProperty(
+            parameters={
+                "Operation": [operation],
+                "RebootOption": ["RebootIfNeeded" if operation == "Install" else "NoReboot"],
+            },
+            cloud_watch_output_config=ssm.CfnMaintenanceWindowTask.CloudWatchOutputConfigProperty(
+                cloud_watch_log_group_name=log_group_name, cloud_watch_output_enabled=True
+            ),
+        )
+        return ssm.CfnMaintenanceWindowTask(
+            self,
+            f"{construct_id}Task",
+            window_id=window.ref,
+            task_type="RUN_COMMAND",
+            task_arn="AWS-RunPatchBaseline",
+            priority=1,
+            max_concurrency="50%",
+            max_errors="25%",
+            targets=[ssm.CfnMaintenanceWindowTask.TargetProperty(key="WindowTargetIds", values=[target.ref])],
+            task_invocation_parameters=ssm.CfnMaintenanceWindowTask.TaskInvocationParametersProperty(
+                maintenance_window_run_command_parameters=run_command
+            ),
+        )
