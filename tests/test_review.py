@@ -263,7 +263,7 @@ def test_report_of_the_real_assembly_is_filled(stg) -> None:
     assert "AwsSolutions-IAM5[Resource::*]" in text
     # every host with its hardening and its data volume, the prefix-list egress with its peer
     assert (
-        "| KobeStg-System-ResidentRegistry | Db1A40E443D | db | r7i.xlarge | ami-0a1b2c3d4e5f60001 | IMDSv2 required, "
+        "| KobeStg-System-ResidentRegistry | Db1A40E443D | db | r6i.xlarge | ami-0a1b2c3d4e5f60001 | IMDSv2 required, "
         "hop 1 | yes | 50 GiB encrypted | Db1DataVolume167541C1 500 GiB | a | kobe-stg-resident-registry |" in text
     )
     assert "| egress | tcp | 443-443 | pl-61a54008 |" in text
@@ -313,3 +313,31 @@ def test_network_cost_from_sourced_prices(stg_cfg) -> None:
     assert small.ram_dns == pytest.approx(16 * 0.5) and small.profile_dns is None
     text = cost.render(stg_cfg, prices, [2, 20])
     assert "not computed: no sourced price" in text and "| **saved by the hub** | 509.54 | 9,681.26 |" in text
+
+
+def test_business_system_cost_from_sourced_prices(stg_cfg) -> None:
+    from govcloud.review import cost
+
+    prices = cost.Prices()
+    lines = {line.label: line.usd for line in cost.system_lines(stg_cfg, prices, "resident-registry")}
+    assert lines["db: 2 x r6i.xlarge (compute, Linux rate)"] == pytest.approx(2 * 0.304 * 730)
+    assert lines["db: 1100 GB gp3 (root and data volumes)"] == pytest.approx(1100 * 0.096)
+    assert lines["25 host alarms"] == pytest.approx(2.5)
+    assert lines["internal Application Load Balancer (hours)"] == pytest.approx(0.0243 * 730)
+    text = cost.render(stg_cfg, prices, [2])
+    assert "## Business system `resident-registry` (住民記録), monthly USD" in text
+    assert "Windows Server and RHEL licences" in text  # said to be left out, not guessed
+
+
+def test_an_instance_type_without_a_sourced_price_is_named(stg_cfg) -> None:
+    from govcloud.review import cost
+
+    role = stg_cfg.systems["resident-registry"].roles["db"].model_copy(update={"instance_type": "x2idn.32xlarge"})
+    system = stg_cfg.systems["resident-registry"]
+    cfg = stg_cfg.model_copy(
+        update={"systems": {"resident-registry": system.model_copy(update={"roles": {**system.roles, "db": role}})}}
+    )
+    lines = {line.label: line.usd for line in cost.system_lines(cfg, cost.Prices(), "resident-registry")}
+    assert lines["db: 2 x x2idn.32xlarge (compute, Linux rate)"] is None
+    text = cost.render(cfg, cost.Prices(), [2])
+    assert "No sourced price for: db: 2 x x2idn.32xlarge (compute, Linux rate)" in text

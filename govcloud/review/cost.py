@@ -1,5 +1,6 @@
-"""What the shared hub costs against endpoints and resolvers copied into every spoke, and what each way of
-delivering DNS to the spokes costs. Monthly, from ``data/aws-prices.json`` (sourced prices; none guessed).
+"""What the shared hub costs against endpoints and resolvers copied into every spoke, what each way of
+delivering DNS to the spokes costs, and what each business system's hosts cost. Monthly, from
+``data/aws-prices.json`` (sourced prices; none guessed: an item without a sourced price is said to be missing).
 
 Traffic-dependent charges (data processed, DNS queries) are left out and said to be left out: they are the
 same whichever way the design goes, or they depend on traffic nobody has measured yet.
@@ -8,6 +9,7 @@ same whichever way the design goes, or they depend on traffic nobody has measure
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,43 @@ RESOLVER = ("Amazon Route 53 Resolver", "Resolver endpoint (inbound or outbound)
 ZONE = ("Amazon Route 53", "Hosted zone (first 25 per account)", "global")
 ATTACHMENT = ("AWS Transit Gateway", "Attachment (VPC/VPN/DX-GW/peering are all billed per attachment-hour)")
 PROFILE = ("Amazon Route 53", "Route 53 Profile association", "global")
+GP3 = ("Amazon EBS", "gp3 storage")
+ALB = ("Elastic Load Balancing", "Application Load Balancer")
+ALARM = ("Amazon CloudWatch", "Standard-resolution metric alarm")
+KEY = ("AWS KMS", "Customer managed key")
+ALARMS_PER_HOST = 5
+# Keys of a business system: its Session Manager key here and its backup key in Osaka (the account's data keys
+# belong to its baseline).
+KEYS_PER_SYSTEM = 2
+
+
+def instance_item(instance_type: str) -> tuple[str, str]:
+    return ("Amazon EC2", f"{instance_type} On-Demand, Linux, shared tenancy")
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    usd: float | None
+    """None: no sourced price for it."""
+
+
+def system_lines(cfg: Config, prices: Prices, system: str) -> Iterator[Line]:
+    """Monthly USD of one business system's always-on resources in the primary region."""
+    conf = cfg.systems[system]
+    region = cfg.regions.primary.name
+    hosts = 0
+    for role_name, role in conf.roles.items():
+        hosts += role.count
+        price = prices.get(*instance_item(role.instance_type), region)
+        usd = None if price is None else role.count * price.usd * HOURS_PER_MONTH
+        yield Line(f"{role_name}: {role.count} x {role.instance_type} (compute, Linux rate)", usd)
+        gb = role.count * (role.root_volume_gb + (role.data_volume_gb or 0))
+        yield Line(f"{role_name}: {gb} GB gp3 (root and data volumes)", gb * prices.need(*GP3).usd)
+    if any(role.load_balancer for role in conf.roles.values()):
+        yield Line("internal Application Load Balancer (hours)", prices.need(*ALB).usd * HOURS_PER_MONTH)
+    yield Line(f"{ALARMS_PER_HOST * hosts} host alarms", ALARMS_PER_HOST * hosts * prices.need(*ALARM).usd)
+    yield Line(f"{KEYS_PER_SYSTEM} KMS keys", KEYS_PER_SYSTEM * prices.need(*KEY).usd)
 
 
 @dataclass(frozen=True)
@@ -108,7 +147,9 @@ def render(cfg: Config, prices: Prices, spoke_counts: list[int]) -> str:
         ("Transit Gateway attachments (hub and spokes; links not counted)", [e.attachments for e in estimates]),
     ]
     lines = [
-        f"# Network cost: {cfg.name} (monthly, {HOURS_PER_MONTH} hours)",
+        f"# Cost: {cfg.name} (monthly, {HOURS_PER_MONTH} hours)",
+        "",
+        "## Network",
         "",
         f"{estimates[0].services} shared endpoint services, {estimates[0].zones} zones; "
         f"DNS delivery in config: `{cfg.network.dns_delivery}`.",
@@ -120,10 +161,21 @@ def render(cfg: Config, prices: Prices, spoke_counts: list[int]) -> str:
         cells = ["not computed: no sourced price" if v is None else f"{v:,.2f}" for v in values]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     cheaper = _cheaper(estimates)
-    lines += ["", cheaper, "", "Unit prices used:", ""]
-    for key in (ENDPOINT, RESOLVER, ZONE, ATTACHMENT):
+    lines += ["", cheaper]
+    for system in cfg.systems:
+        lines += _render_system(cfg, prices, system)
+    lines += ["", "Unit prices used:", ""]
+    for key in (ENDPOINT, RESOLVER, ZONE, ATTACHMENT, *((GP3, ALB, ALARM, KEY) if cfg.systems else ())):
         p = prices.need(*key)
         lines.append(f"- {key[0]}, {key[1]}: {p.usd} {p.unit} (source: {p.source}; {p.date})")
+    types = sorted({role.instance_type for system in cfg.systems.values() for role in system.roles.values()})
+    for instance_type in types:
+        item = instance_item(instance_type)
+        price = prices.get(*item, cfg.regions.primary.name)
+        if price is None:
+            lines.append(f"- {item[0]}, {item[1]}: no sourced price in data/aws-prices.json; not computed.")
+        else:
+            lines.append(f"- {item[0]}, {item[1]}: {price.usd} {price.unit} (source: {price.source}; {price.date})")
     if prices.get(*PROFILE) is None:
         lines.append(
             f"- {PROFILE[0]}, {PROFILE[1]}: no sourced price in data/aws-prices.json; "
@@ -136,6 +188,28 @@ def render(cfg: Config, prices: Prices, spoke_counts: list[int]) -> str:
         "Resolver data charges are the same whether the endpoints sit in the hub or in the spokes.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _render_system(cfg: Config, prices: Prices, system: str) -> list[str]:
+    rows = list(system_lines(cfg, prices, system))
+    known = sum(r.usd for r in rows if r.usd is not None)
+    missing = [r.label for r in rows if r.usd is None]
+    lines = [
+        "",
+        f"## Business system `{system}` ({cfg.systems[system].name_ja}), monthly USD",
+        "",
+        "| item | monthly USD |",
+        "| --- | ---: |",
+        *(f"| {r.label} | {'no sourced price' if r.usd is None else f'{r.usd:,.2f}'} |" for r in rows),
+        f"| **total of the priced items** | **{known:,.2f}** |",
+        "",
+        "Not included: Windows Server and RHEL licences (billed with the instance hour on top of the Linux rate; "
+        "no sourced price here), backup storage in Tokyo and Osaka and the copy transfer (they depend on how much "
+        "the data changes), the agents' custom metrics and logs, and load balancer capacity units (traffic).",
+    ]
+    if missing:
+        lines.append(f"No sourced price for: {', '.join(missing)}; add it to data/aws-prices.json with its source.")
+    return lines
 
 
 def _cheaper(estimates: list[Estimate]) -> str:
