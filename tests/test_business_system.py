@@ -423,7 +423,12 @@ def test_restore_test_restores_the_latest_host_recovery_point(stg, stg_cfg) -> N
     assert plan["RecoveryPointSelection"]["IncludeVaults"] == [{"Fn::GetAtt": [vault, "BackupVaultArn"]}]
     selection = props(next(iter(stg.resources(SYS, "AWS::Backup::RestoreTestingSelection").values())))
     assert selection["ProtectedResourceType"] == "EC2"
-    assert "subnetId" in selection["RestoreMetadataOverrides"]
+    overrides = selection["RestoreMetadataOverrides"]
+    assert set(overrides) == {"vpcId", "subnetId", "securityGroupIds", "requireImdsV2"}
+    isolated = lid_of(stg, "AWS::EC2::SecurityGroup", "BackupRestoreTestSecurityGroup")
+    assert overrides["securityGroupIds"] == {"Fn::Join": ["", ['["', {"Fn::GetAtt": [isolated, "GroupId"]}, '"]']]}
+    group = props(stg.resources(SYS, "AWS::EC2::SecurityGroup")[isolated])
+    assert "SecurityGroupIngress" not in group  # nothing reaches a restored test host
 
 
 @pytest.mark.parametrize(

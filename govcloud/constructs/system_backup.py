@@ -188,7 +188,9 @@ class SystemBackup(Construct):
                 ]
             ),
             restore_metadata_overrides={
+                "vpcId": vpc.vpc_id,
                 "subnetId": subnet.subnet_id,
+                # A list in a string, as the restore metadata writes lists (e.g. itemsToRestore: '["/path"]').
                 "securityGroupIds": cdk.Fn.join("", ['["', isolated.security_group_id, '"]']),
                 "requireImdsV2": "true",
             },
