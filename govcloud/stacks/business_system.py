@@ -67,14 +67,10 @@ class BusinessSystemStack(GovCloudStack):
             system=system,
             classification="restricted",
         )
-        self.conf = conf
         self.system = system
         self.vpc = vpc
         self.data_key = data_key
         self.logs_key = logs_key
-        self.log_prefix = f"/{cfg.name}/{system}"
-        self.families = {FAMILY[role.os].log_group_suffix: FAMILY[role.os] for role in conf.roles.values()}
-
         self.topic = self._operations_topic(conf)
         self.groups = self._security_groups(conf)
         name_prefix = f"{cfg.name}-{system}"
