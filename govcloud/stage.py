@@ -78,8 +78,11 @@ class GovCloudStage(cdk.Stage):
         # Data lake: Osaka replicas first (replication needs its destination), then storage, then the catalog.
         lake = cfg.data_lake
         lake_baseline = self.baselines[lake.account]
+        # One Osaka stack per account with data to protect: the data lake's and each business system's (an account
+        # may be both; its stack then holds the replicas and the vault).
+        protected = dict.fromkeys([lake.account, *(system.account for system in cfg.systems.values())])
         self.disaster_recovery = {
-            lake.account: DisasterRecoveryStack(self, f"DR-{pascal(lake.account)}", cfg=cfg, role=lake.account)
+            role: DisasterRecoveryStack(self, f"DR-{pascal(role)}", cfg=cfg, role=role) for role in protected
         }
         self.data_lake = DataLakeStack(self, "DataLake", cfg=cfg, key=lake_baseline.keys["data-lake"])
         after(self.data_lake, lake_baseline, self.disaster_recovery[lake.account])
@@ -114,8 +117,7 @@ class GovCloudStage(cdk.Stage):
         self.systems: dict[str, BusinessSystemStack] = {}
         for name, system in cfg.systems.items():
             baseline = self.baselines[system.account]
-            dr = DisasterRecoveryStack(self, f"DR-{pascal(system.account)}", cfg=cfg, role=system.account)
-            self.disaster_recovery[system.account] = dr
+            dr = self.disaster_recovery[system.account]
             system_stack = BusinessSystemStack(
                 self,
                 f"System-{pascal(name)}",

@@ -519,3 +519,21 @@ def test_a_second_system_is_a_config_entry() -> None:
     assert set(stage.systems) == {"resident-registry", "tax"}
     assert stage.systems["tax"].account == "111100000006"
     assert set(stage.disaster_recovery) == {"data-lake", "resident-registry", "tax"}
+
+
+def test_an_account_with_the_data_lake_and_a_system_gets_one_osaka_stack() -> None:
+    data = config_data()
+    data["accounts"]["data-lake"]["data_classes"] = ["data-lake", "resident-data"]
+    data["network"]["spokes"]["data-lake"] = {
+        "account": "data-lake",
+        "segment": "mynumber",
+        "cidr": "10.101.32.0/20",
+        "vpc_id": "vpc-0100000000000a3",
+        "transit_gateway_attachment_id": "tgw-attach-01000000000a3",
+    }
+    data["network"]["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
+    data["systems"]["resident-registry"].update(account="data-lake", spoke="data-lake")
+    stage = GovCloudStage(cdk.App(context=cli_context()), parse(data, "kobe-stg, system in the data lake account"))
+    assert set(stage.disaster_recovery) == {"data-lake"}
+    dr = stage.disaster_recovery["data-lake"]
+    assert set(dr.replicas) == {"raw", "curated"} and set(dr.vaults) == {"resident-registry"}
