@@ -11,7 +11,8 @@ from govcloud.constructs.buckets import AccessLogBucket
 
 
 class GovCloudStack(cdk.Stack):
-    """A stack pinned to one account and region from config.
+    """A stack pinned to one account (``role``, an account role of config) and region (the primary one unless
+    ``region`` says otherwise).
 
     It answers availability-zone questions from config, so synth never asks AWS; it tags every resource with
     its system and data classification; and production stacks are protected against deletion.
@@ -23,16 +24,17 @@ class GovCloudStack(cdk.Stack):
         construct_id: str,
         *,
         cfg: Config,
-        account: str,
-        region: str,
+        role: str,
+        region: str | None = None,
         summary: str,
         system: str,
         classification: DataClassification,
     ) -> None:
+        region = region or cfg.regions.primary.name
         super().__init__(
             scope,
             construct_id,
-            env=cdk.Environment(account=account, region=region),
+            env=cdk.Environment(account=cfg.account_id(role), region=region),
             description=f"{cfg.municipality.name_romaji} City ({cfg.municipality.name_ja}) {cfg.name}: {summary}",
             termination_protection=cfg.is_production,
         )

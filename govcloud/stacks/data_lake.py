@@ -33,14 +33,11 @@ RAW_WRITERS = ("ingestion", "lake-formation")
 class DataLakeStack(GovCloudStack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey) -> None:
         lake = cfg.data_lake
-        account = cfg.account_id(lake.account)
-        region = cfg.regions.primary.name
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            account=account,
-            region=region,
+            role=lake.account,
             summary="data lake storage (raw, curated, analytics and query-result buckets, replication to Osaka)",
             system="data-lake",
             classification="restricted",

@@ -28,13 +28,11 @@ class DataLakeCatalogStack(GovCloudStack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey, logs_key: kms.IKey) -> None:
         lake = cfg.data_lake
         account = cfg.account_id(lake.account)
-        region = cfg.regions.primary.name
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            account=account,
-            region=region,
+            role=lake.account,
             summary="data lake catalog and access (Glue, Athena, Lake Formation, roles, data-event trail)",
             system="data-lake",
             classification="restricted",

@@ -34,7 +34,7 @@ class DisasterRecoveryStack(GovCloudStack):
             scope,
             construct_id,
             cfg=cfg,
-            account=account,
+            role=role,
             region=region,
             summary=f"disaster recovery in Osaka for the '{role}' account (keys, replica buckets, backup vaults)",
             system="disaster-recovery",

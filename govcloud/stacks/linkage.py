@@ -56,8 +56,7 @@ class LinkageDataStack(GovCloudStack):
             scope,
             construct_id,
             cfg=cfg,
-            account=account,
-            region=region,
+            role=link.account,
             summary="data linkage platform storage (exchange bucket, pseudonymization key, queue key)",
             system="linkage",
             classification="restricted",
@@ -194,14 +193,11 @@ class LinkageStack(GovCloudStack):
         alarm_topic: sns.ITopic,
     ) -> None:
         link = cfg.linkage
-        account = cfg.account_id(link.account)
-        region = cfg.regions.primary.name
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            account=account,
-            region=region,
+            role=link.account,
             summary="data linkage platform (private API, file and event exchange, subscriber queues, handlers)",
             system="linkage",
             classification="restricted",
