@@ -54,6 +54,11 @@ class Synth:
         return [(s, k, v) for s in self.templates for k, v in self.resources(s, type_).items()]
 
 
+def props(resource: dict[str, Any]) -> dict[str, Any]:
+    """A template resource's properties (empty when it has none)."""
+    return resource.get("Properties", {})
+
+
 def synth(cfg: Config, outdir: Path) -> Synth:
     app = cdk.App(context=cli_context(), outdir=str(outdir))
     stage = GovCloudStage(app, cfg)

@@ -13,7 +13,7 @@ from govcloud.config import ConfigError, parse
 from govcloud.constructs.host_agent import FAMILY
 from govcloud.stage import GovCloudStage
 from tests.conftest import config_data
-from tests.support import cli_context
+from tests.support import cli_context, props
 
 SYS = "KobeStg-System-ResidentRegistry"
 DR = "KobeStg-DR-ResidentRegistry"
@@ -34,10 +34,6 @@ def by_short(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def lid_of(stg: Any, type_: str, name: str) -> str:
     """The logical ID of the resource of ``type_`` in the system stack whose short name is ``name``."""
     return next(lid for lid in stg.resources(SYS, type_) if short(lid) == name)
-
-
-def props(resource: dict[str, Any]) -> dict[str, Any]:
-    return resource.get("Properties", {})
 
 
 def tags(resource: dict[str, Any]) -> dict[str, str]:

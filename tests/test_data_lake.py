@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.support import props
+
 LAKE = "KobeStg-DataLake"
 CATALOG = "KobeStg-DataLakeCatalog"
 DR = "KobeStg-DR-DataLake"
@@ -14,10 +16,6 @@ ZONES = {
     "analytics": "AnalyticsBucket22B5943E",
     "results": "ResultsBucketA2E42622",
 }
-
-
-def props(r: dict[str, Any]) -> dict[str, Any]:
-    return r.get("Properties", {})
 
 
 def policy_of(s, stack: str, bucket_id: str) -> list[dict[str, Any]]:

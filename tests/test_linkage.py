@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.support import props
+
 LINK = "KobeStg-Linkage"
 DATA = "KobeStg-LinkageData"
-
-
-def props(r: dict[str, Any]) -> dict[str, Any]:
-    return r.get("Properties", {})
 
 
 def one(resources: dict[str, Any]) -> dict[str, Any]:

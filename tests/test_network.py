@@ -13,7 +13,7 @@ import pytest
 from govcloud import netplan
 from govcloud.config import ConfigError, parse
 from tests.conftest import config_data
-from tests.support import synth
+from tests.support import props, synth
 
 HUB = "KobeStg-NetworkHub"
 RR = "KobeStg-Spoke-ResidentRegistry"
@@ -31,10 +31,6 @@ def variant(tmp_path_factory):
     data["network"]["ids"]["profile_id"] = "rp-0123456789abcdef"
     data["network"]["segments"]["lgwan"]["direct_connect_allowed_prefixes"] = ["10.100.0.0/22", "10.101.0.0/20"]
     return synth(parse(data, "variant.toml"), tmp_path_factory.mktemp("variant"))
-
-
-def props(resource: dict[str, Any]) -> dict[str, Any]:
-    return resource.get("Properties", {})
 
 
 def one_props(resources: dict[str, Any]) -> dict[str, Any]:

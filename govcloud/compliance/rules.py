@@ -167,14 +167,10 @@ def within(cidr: str, allowed: tuple[str, ...]) -> bool:
         network = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         return False
-    candidates = [ipaddress.ip_network(e, strict=False) for e in allowed]
-    if isinstance(network, ipaddress.IPv4Network):
-        merged: list[ipaddress.IPv4Network] | list[ipaddress.IPv6Network] = list(
-            ipaddress.collapse_addresses(n for n in candidates if isinstance(n, ipaddress.IPv4Network))
-        )
-        return any(network.subnet_of(m) for m in merged if isinstance(m, ipaddress.IPv4Network))
-    merged = list(ipaddress.collapse_addresses(n for n in candidates if isinstance(n, ipaddress.IPv6Network)))
-    return any(network.subnet_of(m) for m in merged if isinstance(m, ipaddress.IPv6Network))
+    candidates = (ipaddress.ip_network(entry, strict=False) for entry in allowed)
+    same_version = [n for n in candidates if n.version == network.version]
+    merged = ipaddress.collapse_addresses(same_version)  # type: ignore[type-var]
+    return any(network.subnet_of(m) for m in merged)  # type: ignore[arg-type]
 
 
 def ingress_rules(stack: Stack) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -3,6 +3,7 @@ operating system family, and the metrics the alarms and the instance role depend
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -107,13 +108,7 @@ LINUX = OsFamily(
     disk=AgentMetric("disk_used_percent", "Maximum", "GreaterThanThreshold", 85, "disk in use (%)"),
     log_group_suffix="syslog",
 )
-AMAZON_LINUX = OsFamily(
-    name="linux",
-    root_device="/dev/xvda",
-    memory=LINUX.memory,
-    disk=LINUX.disk,
-    log_group_suffix=LINUX.log_group_suffix,
-)
+AMAZON_LINUX = dataclasses.replace(LINUX, root_device="/dev/xvda")
 
 FAMILY: dict[OperatingSystem, OsFamily] = {
     "windows-server-2022-ja": WINDOWS,
