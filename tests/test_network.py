@@ -487,3 +487,11 @@ def test_twenty_systems_under_one_supernet_fit_the_acl_quota() -> None:
     assert len(cfg.systems) == 20
     for name in cfg.systems:
         assert len(cfg.reachable_from(name)) <= 6, (name, cfg.reachable_from(name))
+
+
+def test_route_ids_name_their_destination(stg) -> None:
+    """Adding a network must not rename (and so replace) the routes to the others."""
+    for stack in (HUB, RR):
+        for lid, route in stg.resources(stack, "AWS::EC2::Route").items():
+            destination = props(route)["DestinationCidrBlock"]
+            assert destination.replace(".", "-").replace("/", "-").replace("-", "") in lid, (stack, lid)

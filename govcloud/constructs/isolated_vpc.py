@@ -83,13 +83,16 @@ class IsolatedVpc(Construct):
     def add_routes_to_transit_gateway(
         self, destinations: Sequence[str], transit_gateway_id: str, attachment: cdk.CfnResource
     ) -> None:
-        """A route for each destination CIDR in every subnet's route table, through the Transit Gateway."""
+        """A route for each destination CIDR in every subnet's route table, through the Transit Gateway.
+
+        Each route's ID is its destination, so adding or removing a network never renames (and so replaces) the
+        routes to the others: two routes to one destination cannot coexist during a replacement."""
         for subnet in self.vpc.isolated_subnets:
             route_table_id = subnet.route_table.route_table_id  # one jsii round trip per subnet, not per route
-            for i, destination in enumerate(sorted(set(destinations))):
+            for destination in sorted(set(destinations)):
                 route = ec2.CfnRoute(
                     cast(Construct, subnet),
-                    f"TransitGatewayRoute{i}",
+                    "TransitGatewayRoute" + destination.replace(".", "-").replace("/", "-"),
                     route_table_id=route_table_id,
                     destination_cidr_block=destination,
                     transit_gateway_id=transit_gateway_id,
