@@ -6,6 +6,7 @@ tiers to ``ec2.Vpc``, which allocates them in the same order; a test checks that
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 
@@ -60,3 +61,26 @@ def usable(subnet: ipaddress.IPv4Network, address: ipaddress.IPv4Address) -> boo
 def merge(cidrs: list[str] | set[str]) -> list[str]:
     """Adjacent and nested networks merged into the fewest CIDRs (one route, ACL entry or rule each), sorted."""
     return sorted(str(n) for n in ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cidrs))
+
+
+# Network ACL rule numbers: the lowest ones are left for fixed entries; AWS accepts up to 32766.
+ACL_RULE_NUMBERS = range(1000, 32767)
+
+
+def acl_rule_numbers(keys: list[str] | set[str]) -> dict[str, int]:
+    """A rule number for each entry of one network ACL direction, derived from the entry's key (what it admits),
+    not from its position: adding or removing an entry leaves the others' numbers alone, so CloudFormation never
+    replaces them (and a replacement, created before its old self is deleted, would collide on the number).
+
+    Numbers come from a hash of the key; on the rare collision the later key (in sorted order) takes the next
+    free number. Only ALLOW entries are numbered this way: their order does not change what they admit."""
+    numbers: dict[str, int] = {}
+    taken: set[int] = set()
+    for key in sorted(set(keys)):
+        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+        number = ACL_RULE_NUMBERS[digest % len(ACL_RULE_NUMBERS)]
+        while number in taken:
+            number = ACL_RULE_NUMBERS[(number - ACL_RULE_NUMBERS.start + 1) % len(ACL_RULE_NUMBERS)]
+        taken.add(number)
+        numbers[key] = number
+    return numbers

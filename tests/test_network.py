@@ -495,3 +495,45 @@ def test_route_ids_name_their_destination(stg) -> None:
         for lid, route in stg.resources(stack, "AWS::EC2::Route").items():
             destination = props(route)["DestinationCidrBlock"]
             assert destination.replace(".", "-").replace("/", "-").replace("-", "") in lid, (stack, lid)
+
+
+def _acl_entries(s: Any, stack: str) -> dict[tuple[str, str, bool, Any], tuple[str, int]]:
+    """Each network ACL entry of a stack by what it admits (ACL, CIDR, direction, ports): its ID and rule number."""
+    return {
+        (ref_id(p["NetworkAclId"]), p["CidrBlock"], bool(p.get("Egress")), json.dumps(p.get("PortRange"))): (
+            lid,
+            p["RuleNumber"],
+        )
+        for lid, r in s.resources(stack, "AWS::EC2::NetworkAclEntry").items()
+        for p in [props(r)]
+    }
+
+
+def test_adding_a_network_leaves_the_other_acl_entries_alone(stg, variant) -> None:
+    """Allowing lgwan adds its CIDRs to the spoke's ACLs; every entry that was there keeps its ID and number, so
+    CloudFormation neither replaces it nor creates a second entry with its number."""
+    before, after = _acl_entries(stg, RR), _acl_entries(variant, RR)
+    assert set(after) > set(before)  # the variant admits more
+    assert {key: after[key] for key in before} == before
+    for entries in (before, after):
+        numbers = [(acl, egress, number) for (acl, _, egress, _), (_, number) in entries.items()]
+        assert len(numbers) == len(set(numbers))  # unique per ACL and direction
+
+
+def test_acl_rule_numbers_depend_on_the_key_only() -> None:
+    keys = [f"Https-10-{i}-0-0-16" for i in range(30)]
+    numbers = netplan.acl_rule_numbers(keys)
+    assert len(set(numbers.values())) == 30
+    assert all(n in netplan.ACL_RULE_NUMBERS for n in numbers.values())
+    assert netplan.acl_rule_numbers(keys[::-1]) == numbers
+    assert {k: v for k, v in netplan.acl_rule_numbers([*keys[:10], *keys[11:], "New"]).items() if k != "New"} == {
+        k: v for k, v in numbers.items() if k != keys[10]
+    }
+
+
+def test_acl_rule_number_collisions_take_the_next_free_number() -> None:
+    first = netplan.acl_rule_numbers(["a"])["a"]
+    span = len(netplan.ACL_RULE_NUMBERS)
+    # find a second key that hashes to the same number: the later one (sorted) moves on by one
+    twin = next(f"b{i}" for i in range(10 * span) if netplan.acl_rule_numbers([f"b{i}"])[f"b{i}"] == first)
+    assert netplan.acl_rule_numbers(["a", twin]) == {"a": first, twin: first + 1 if first < 32766 else 1000}

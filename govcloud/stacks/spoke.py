@@ -193,22 +193,27 @@ class SpokeNetworkStack(GovCloudStack):
                 "NACLs per tier are a deliberate second, stateless guard of the closed network (三層分離); security "
                 "groups stay the primary control and the entries are generated from config, not edited by hand.",
             )
-            number = 100
             for direction in (ec2.TrafficDirection.INGRESS, ec2.TrafficDirection.EGRESS):
                 suffix = "In" if direction == ec2.TrafficDirection.INGRESS else "Out"
                 acl.add_entry(
                     f"Vpc{suffix}",
                     cidr=ec2.AclCidr.ipv4(own),
-                    rule_number=number,
+                    rule_number=100,
                     traffic=everything,
                     direction=direction,
                     rule_action=ec2.Action.ALLOW,
                 )
-            for name, direction, cidrs, traffic in entries:
-                for cidr in cidrs:
-                    number += 10
+                # Each entry is named and numbered by what it admits, never by its position in the list.
+                keyed = {
+                    f"{name}-{cidr.replace('/', '-')}": (cidr, traffic)
+                    for name, entry_direction, cidrs, traffic in entries
+                    if entry_direction == direction
+                    for cidr in cidrs
+                }
+                for key, number in netplan.acl_rule_numbers(set(keyed)).items():
+                    cidr, traffic = keyed[key]
                     acl.add_entry(
-                        f"{name}{number}",
+                        key,
                         cidr=ec2.AclCidr.ipv4(cidr),
                         rule_number=number,
                         traffic=traffic,
