@@ -579,6 +579,13 @@ class Config(_Model):
         used = {role.os for s in systems for role in s.roles.values()}
         return netplan.merge({src.cidr for os_name, src in self.patching.sources.items() if os_name in used})
 
+    def linkage_caller_in(self, spoke: str) -> str | None:
+        """The linkage system that calls the platform from ``spoke``, if any: the business system in that spoke
+        creates its caller roles."""
+        if self.linkage is None:
+            return None
+        return next((name for name, s in self.linkage.systems.items() if s.spoke == spoke), None)
+
     def backup_vault_name(self, system: str, region: str | None = None) -> str:
         """Deterministic vault names, so that a plan in Tokyo can name its copy destination in Osaka."""
         suffix = "-dr" if region == self.regions.dr.name else ""
@@ -886,10 +893,18 @@ def _linkage_checks(cfg: Config) -> Iterator[Problem]:
             link.spoke,
             "the linkage platform carries My Number-linked data: its spoke must be in the mynumber segment",
         )
+    seen_spokes: dict[str, str] = {}
     for name, system in link.systems.items():
         key = f"linkage.systems.{name}"
         if system.spoke is None:
             pass
+        elif system.spoke in seen_spokes:
+            yield Problem(
+                f"{key}.spoke",
+                system.spoke,
+                f"already the spoke of linkage system {seen_spokes[system.spoke]!r}: one linkage system per spoke "
+                "(the business system there creates its caller roles); give both systems' roles to one entry",
+            )
         elif system.spoke not in spokes:
             yield Problem(f"{key}.spoke", system.spoke, f"not a spoke; known spokes: {', '.join(spokes)}")
         elif cfg.account_id(spokes[system.spoke].account) != system.account:
@@ -901,6 +916,8 @@ def _linkage_checks(cfg: Config) -> Iterator[Problem]:
                 f"add 'execute-api' to network.spokes.{system.spoke}.endpoints_in_spoke: the API is reached "
                 "only through endpoints in the callers' spokes",
             )
+        if system.spoke is not None:
+            seen_spokes.setdefault(system.spoke, name)
         if system.api_endpoint_id is None:
             where = (
                 f"{cfg.prefix}-Spoke-{pascal(system.spoke)}" if system.spoke else "the system's execute-api endpoint"

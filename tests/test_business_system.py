@@ -154,7 +154,14 @@ def test_security_groups_admit_only_configured_callers(stg) -> None:
 
 
 def test_security_groups_send_only_where_traffic_must_go(stg) -> None:
-    allowed_cidrs = {"10.100.0.0/22", "172.16.10.20/32", "172.16.10.21/32"}  # hub endpoints, WSUS, RHEL mirror
+    # hub endpoints, WSUS, RHEL mirror, and the spoke's own endpoints (execute-api) in its application subnets
+    own_endpoints = {
+        props(r)["CidrBlock"]
+        for lid, r in stg.resources("KobeStg-Spoke-ResidentRegistry", "AWS::EC2::Subnet").items()
+        if lid.startswith("VpcApplication")
+    }
+    assert own_endpoints == {"10.101.0.0/23", "10.101.2.0/23"}
+    allowed_cidrs = {"10.100.0.0/22", "172.16.10.20/32", "172.16.10.21/32", *own_endpoints}
     for lid, group in stg.resources(SYS, "AWS::EC2::SecurityGroup").items():
         for rule in props(group).get("SecurityGroupEgress", []):
             assert rule["CidrIp"] in allowed_cidrs and rule["FromPort"] == 443, (lid, rule)
@@ -207,7 +214,7 @@ def test_internal_load_balancer_listens_with_tls_only(stg, stg_cfg) -> None:
 def test_host_role_allows_only_agent_session_and_patching_needs(stg) -> None:
     role = props(by_short(stg.resources(SYS, "AWS::IAM::Role"))["HostIdentityRole"])
     assert "ManagedPolicyArns" not in role and "Policies" not in role
-    policy = props(next(iter(stg.resources(SYS, "AWS::IAM::ManagedPolicy").values())))["PolicyDocument"]
+    policy = props(by_short(stg.resources(SYS, "AWS::IAM::ManagedPolicy"))["HostIdentityPolicy"])["PolicyDocument"]
     actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert all(a.split(":")[0] in {"ssm", "ssmmessages", "ec2messages", "ec2", "cloudwatch", "logs", "s3", "kms"}
                for a in actions)  # fmt: skip
@@ -219,6 +226,105 @@ def test_host_role_allows_only_agent_session_and_patching_needs(stg) -> None:
     assert all(r.startswith("arn:aws:s3:::") and r.endswith("/*") for r in get_object["Resource"])
     assert "arn:aws:s3:::patch-baseline-snapshot-ap-northeast-1/*" in get_object["Resource"]
     assert {"ec2:DescribeTags", "ec2:DescribeVolumes"} == {a for a in actions if a.startswith("ec2:")}
+
+
+# ----- calling the data linkage platform -----
+
+
+def _statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+def test_hosts_call_the_linkage_platform_as_the_role_it_admits(stg) -> None:
+    """The platform's resource policies name ``kobe-stg-rr-linkage``; the system stack creates that role, lets its
+    hosts assume it, and gives it the identity half of each cross-account call: its own routes and folders only."""
+    roles = {props(r).get("RoleName"): lid for lid, r in stg.resources(SYS, "AWS::IAM::Role").items()}
+    caller, host = roles["kobe-stg-rr-linkage"], roles["kobe-stg-resident-registry-host"]
+    trust = props(stg.resources(SYS, "AWS::IAM::Role")[caller])["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": {"Fn::GetAtt": [host, "Arn"]}}}
+    ]
+    policies = by_short(stg.resources(SYS, "AWS::IAM::ManagedPolicy"))
+    assume = props(policies["HostsAssumeLinkageCaller"])
+    assert assume["Roles"] == [{"Ref": host}]
+    assert _statements(assume)["AssumeLinkageCallerRoles"]["Resource"] == {"Fn::GetAtt": [caller, "Arn"]}
+
+    policy = props(policies["LinkageCallerPolicy"])
+    assert policy["Roles"] == [{"Ref": caller}]
+    statements = _statements(policy)
+    assert set(statements) == {"PostOwnDatasets", "UploadToOwnInboxFolders", "EncryptUploadsThroughS3"}  # no GET
+    api = props(next(iter(stg.resources("KobeStg-Linkage", "AWS::ApiGateway::RestApi").values())))["Policy"]
+    admitted = {
+        s["Resource"].removeprefix("execute-api:/*")
+        for s in api["Statement"]
+        if s["Effect"] == "Allow" and s["Principal"] == {"AWS": f"arn:aws:iam::{RR_ACCOUNT}:role/kobe-stg-rr-linkage"}
+    }
+    assert admitted == {"/POST/v1/datasets/resident-list/records", "/POST/v1/datasets/resident-moves/records"}
+    assert statements["PostOwnDatasets"]["Resource"] == [
+        f"arn:aws:execute-api:ap-northeast-1:111100000004:*/*{route}" for route in sorted(admitted)
+    ]
+    bucket = "kobe-stg-linkage-exchange-111100000004-ap-northeast-1"
+    assert bucket in {
+        props(b).get("BucketName") for b in stg.resources("KobeStg-LinkageData", "AWS::S3::Bucket").values()
+    }
+    assert statements["UploadToOwnInboxFolders"]["Resource"] == [
+        f"arn:aws:s3:::{bucket}/inbox/{dataset}/resident-registry/*" for dataset in ("resident-list", "resident-moves")
+    ]
+    assert statements["EncryptUploadsThroughS3"]["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/kobe-stg/linkage"},
+        "StringEquals": {"kms:ViaService": "s3.ap-northeast-1.amazonaws.com"},
+    }
+    aliases = {props(a)["AliasName"] for a in stg.resources("KobeStg-Baseline-Linkage", "AWS::KMS::Alias").values()}
+    assert "alias/kobe-stg/linkage" in aliases
+
+
+def test_a_subscribing_system_reads_its_own_queue_and_records() -> None:
+    from aws_cdk.assertions import Template
+
+    data = config_data()
+    data["linkage"]["datasets"]["tax-notices"] = {
+        "producer": "tax",
+        "subscribers": ["resident-registry"],
+        "format": "json",
+        "key_column": "record_id",
+        "columns": {"record_id": "string", "amount": "integer"},
+    }
+    stage = GovCloudStage(cdk.App(context=cli_context()), parse(data, "kobe-stg, resident registry subscribing"))
+    system = Template.from_stack(stage.systems["resident-registry"]).to_json()["Resources"]
+    policy = next(props(r) for lid, r in system.items() if short(lid) == "LinkageCallerPolicy")
+    statements = _statements(policy)
+    assert (
+        statements["GetSubscribedRecords"]["Resource"]
+        == "arn:aws:execute-api:ap-northeast-1:111100000004:*/*/GET/v1/datasets/tax-notices/records/*"
+    )
+    queues = Template.from_stack(stage.linkage).find_resources("AWS::SQS::Queue")
+    names = {props(q)["QueueName"] for q in queues.values() if "QueueName" in props(q)}  # subscriber queues
+    assert names == {"kobe-stg-linkage-tax", "kobe-stg-linkage-tax-dead-letters",
+                     "kobe-stg-linkage-resident-registry", "kobe-stg-linkage-resident-registry-dead-letters"}  # fmt: skip
+    assert (
+        statements["ReadOwnQueue"]["Resource"]
+        == "arn:aws:sqs:ap-northeast-1:111100000004:kobe-stg-linkage-resident-registry"
+    )
+    assert "sqs:SendMessage" not in statements["ReadOwnQueue"]["Action"]
+    queue_key_alias = next(
+        props(a)["AliasName"]
+        for a in Template.from_stack(stage.linkage_data).find_resources("AWS::KMS::Alias").values()
+        if "queues" in props(a)["AliasName"]
+    )
+    assert statements["DecryptQueueMessages"]["Condition"]["ForAnyValue:StringEquals"] == {
+        "kms:ResourceAliases": queue_key_alias
+    }
+
+
+def test_one_linkage_system_per_spoke() -> None:
+    data = config_data()
+    data["linkage"]["systems"]["registry-batch"] = {**data["linkage"]["systems"]["resident-registry"]}
+    with pytest.raises(ConfigError) as error:
+        parse(data, "kobe-stg")
+    assert (
+        "linkage.systems.registry-batch.spoke = 'resident-registry': already the spoke of linkage system "
+        "'resident-registry'" in str(error.value)
+    )
 
 
 def test_session_manager_encrypts_logs_and_times_out(stg, stg_cfg) -> None:
@@ -515,6 +621,9 @@ def test_a_second_system_is_a_config_entry() -> None:
     assert set(stage.systems) == {"resident-registry", "tax"}
     assert stage.systems["tax"].account == "111100000006"
     assert set(stage.disaster_recovery) == {"data-lake", "resident-registry", "tax"}
+    # tax calls the linkage platform from its vendor's account, not from this spoke: no caller roles here
+    assert stage.systems["tax"].linkage_callers == []
+    assert len(stage.systems["resident-registry"].linkage_callers) == 1
 
 
 def test_an_account_with_the_data_lake_and_a_system_gets_one_osaka_stack() -> None:

@@ -22,6 +22,11 @@ KEY_CONSTRUCT_IDS = {
 }
 
 
+def key_alias(cfg: Config, data_class: str) -> str:
+    """Alias of an account's data key: deterministic, so that other accounts' policies can name the key."""
+    return f"alias/{cfg.name}/{data_class}"
+
+
 class SecurityBaselineStack(GovCloudStack):
     """One per account of the environment, in the primary region."""
 
@@ -77,7 +82,7 @@ class SecurityBaselineStack(GovCloudStack):
             self.keys[data_class] = DataKey(
                 self,
                 KEY_CONSTRUCT_IDS[data_class],
-                alias=f"alias/{cfg.name}/{data_class}",
+                alias=key_alias(cfg, data_class),
                 data_class=data_class,
                 description=f"{cfg.name} {role}: {data_class} data",
             ).key

@@ -6,12 +6,14 @@ from __future__ import annotations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_elasticloadbalancingv2_targets as elb_targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from govcloud.compliance.packs import acknowledge
+from govcloud import netplan
+from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import (
     CITY_HALL,
     LATEST_AMI_PARAMETERS,
@@ -27,6 +29,14 @@ from govcloud.constructs.patching import WAVE_TAG, PatchManagement, wave_of
 from govcloud.constructs.session_manager import SessionManager
 from govcloud.constructs.system_backup import BACKUP_TAG, SystemBackup
 from govcloud.stacks.base import GovCloudStack
+from govcloud.stacks.baseline import key_alias
+from govcloud.stacks.linkage import (
+    API_VERSION,
+    SUBSCRIBER_QUEUE_ACTIONS,
+    exchange_bucket_name,
+    queue_key_alias,
+    subscriber_queue_name,
+)
 from govcloud.stacks.log_archive import SESSION_LOGS_PREFIX
 
 TIER_SUBNETS = {"application": "Application", "data": "Data"}
@@ -114,6 +124,8 @@ class BusinessSystemStack(GovCloudStack):
             ),
         )
 
+        self.linkage_callers = self._linkage_callers(identity.role)
+
         backup_tag = {BACKUP_TAG: name_prefix}
         self.hosts: dict[str, list[HardenedHost]] = {
             role_name: [self._host(role_name, role, i, identity, backup_tag) for i in range(role.count)]
@@ -174,6 +186,11 @@ class BusinessSystemStack(GovCloudStack):
         net = cfg.network
         city_hall = list(net.segments[net.spokes[conf.spoke].segment].on_premises_cidrs)
         patching = cfg.patching
+        spoke = net.spokes[conf.spoke]
+        # Endpoints kept in the spoke (execute-api for the linkage API) live in its application subnets; their
+        # private DNS names resolve there, so the hosts must reach them besides the hub's.
+        plan = netplan.allocate(spoke.cidr, netplan.SPOKE_TIERS, len(cfg.zones(cfg.regions.primary.name)))
+        own_endpoint_subnets = [str(n) for n in plan["Application"]] if spoke.endpoints_in_spoke else []
         groups: dict[str, ec2.SecurityGroup] = {}
         for role_name, role in conf.roles.items():
             group = ec2.SecurityGroup(
@@ -184,6 +201,8 @@ class BusinessSystemStack(GovCloudStack):
                 allow_all_outbound=False,
             )
             group.add_egress_rule(ec2.Peer.ipv4(net.hub_cidr), ec2.Port.tcp(HTTPS), "Hub endpoints (SSM, logs, KMS)")
+            for cidr in own_endpoint_subnets:
+                group.add_egress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(HTTPS), "This spoke's own endpoints")
             group.add_egress_rule(
                 ec2.Peer.prefix_list(net.s3_prefix_list_id), ec2.Port.tcp(HTTPS), "S3 (agents, patches, repositories)"
             )
@@ -220,6 +239,98 @@ class BusinessSystemStack(GovCloudStack):
         return groups
 
     # ----- identity of the hosts -----
+
+    def _linkage_callers(self, host_role: iam.IRole) -> list[iam.Role]:
+        """The roles this system calls the data linkage platform with, as named in ``linkage.systems``, assumed
+        by its hosts. The platform's resource policies (API, exchange bucket, queue, keys) admit these roles by
+        name; a call across accounts also needs the caller's own permission, which is this policy: the API routes,
+        inbox folders and queue of this system's datasets, nothing else."""
+        cfg = self.cfg
+        caller = cfg.linkage_caller_in(cfg.systems[self.system].spoke)
+        if caller is None or cfg.linkage is None:
+            return []
+        link = cfg.linkage
+        region, account = cfg.regions.primary.name, cfg.account_id(link.account)
+        produces = sorted(name for name, d in link.datasets.items() if d.producer == caller)
+        subscribes = sorted(name for name, d in link.datasets.items() if caller in d.subscribers)
+        api = f"arn:aws:execute-api:{region}:{account}:*/*"
+        statements = []
+        if produces:
+            statements += [
+                iam.PolicyStatement(
+                    sid="PostOwnDatasets",
+                    actions=["execute-api:Invoke"],
+                    resources=[f"{api}/POST/{API_VERSION}/datasets/{name}/records" for name in produces],
+                ),
+                iam.PolicyStatement(
+                    sid="UploadToOwnInboxFolders",
+                    actions=["s3:PutObject"],
+                    resources=[f"arn:aws:s3:::{exchange_bucket_name(cfg)}/inbox/{n}/{caller}/*" for n in produces],
+                ),
+                self._linkage_key_statement(
+                    "EncryptUploadsThroughS3", "kms:GenerateDataKey", key_alias(cfg, "linkage"), "s3"
+                ),
+            ]
+        if subscribes:
+            statements += [
+                iam.PolicyStatement(
+                    sid="GetSubscribedRecords",
+                    actions=["execute-api:Invoke"],
+                    resources=[f"{api}/GET/{API_VERSION}/datasets/{name}/records/*" for name in subscribes],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadOwnQueue",
+                    actions=SUBSCRIBER_QUEUE_ACTIONS,
+                    resources=[f"arn:aws:sqs:{region}:{account}:{subscriber_queue_name(cfg, caller)}"],
+                ),
+                self._linkage_key_statement("DecryptQueueMessages", "kms:Decrypt", queue_key_alias(cfg), "sqs"),
+            ]
+        if not statements:
+            return []
+        roles = [
+            iam.Role(
+                self,
+                f"LinkageCaller-{name}",
+                role_name=name,
+                assumed_by=host_role,
+                description=f"{self.system} calling the data linkage platform as {caller!r}",
+            )
+            for name in link.systems[caller].caller_roles
+        ]
+        policy = iam.ManagedPolicy(self, "LinkageCallerPolicy", roles=roles, statements=statements)
+        acknowledge_wildcards(
+            policy,
+            statements,
+            "The API's ID and stage are the linkage account's and cannot be referenced from this account; its "
+            "resource policy admits only these roles, through this spoke's endpoint, on these routes. Keys are "
+            "named by alias and used only through S3 or SQS; the inbox and queue are this system's own.",
+        )
+        iam.ManagedPolicy(
+            self,
+            "HostsAssumeLinkageCaller",
+            roles=[host_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="AssumeLinkageCallerRoles", actions=["sts:AssumeRole"], resources=[r.role_arn for r in roles]
+                )
+            ],
+        )
+        return roles
+
+    def _linkage_key_statement(self, sid: str, action: str, alias: str, via: str) -> iam.PolicyStatement:
+        """``action`` on the linkage account's key named ``alias``, only through the service ``via``."""
+        cfg = self.cfg
+        assert cfg.linkage is not None
+        region, account = cfg.regions.primary.name, cfg.account_id(cfg.linkage.account)
+        return iam.PolicyStatement(
+            sid=sid,
+            actions=[action],
+            resources=[f"arn:aws:kms:{region}:{account}:key/*"],
+            conditions={
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias},
+                "StringEquals": {"kms:ViaService": f"{via}.{region}.amazonaws.com"},
+            },
+        )
 
     # ----- hosts -----
 

@@ -42,6 +42,24 @@ def exchange_bucket_name(cfg: Config) -> str:
     return f"{cfg.name}-linkage-exchange-{account}-{cfg.regions.primary.name}"
 
 
+# What a subscriber does with its queue: read, delete what it processed, extend its time; never send.
+SUBSCRIBER_QUEUE_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+]
+
+
+def subscriber_queue_name(cfg: Config, subscriber: str) -> str:
+    """Deterministic, so that a subscriber's roles (in its own account) can name the queue they read."""
+    return f"{cfg.name}-linkage-{subscriber}"
+
+
+def queue_key_alias(cfg: Config) -> str:
+    return f"alias/{cfg.name}/linkage-queues"
+
+
 def caller_role_arns(cfg: Config, system: str) -> list[str]:
     entry = cfg.linkage.systems[system]
     return [f"arn:aws:iam::{entry.account}:role/{name}" for name in entry.caller_roles]
@@ -154,7 +172,7 @@ class LinkageDataStack(GovCloudStack):
         self.queue_key = DataKey(
             self,
             "QueueKey",
-            alias=f"alias/{cfg.name}/linkage-queues",
+            alias=queue_key_alias(cfg),
             data_class="linkage",
             description=f"{cfg.name}: subscriber queues of the linkage platform",
             via_services=["sqs"],
@@ -399,6 +417,7 @@ class LinkageStack(GovCloudStack):
             dead = sqs.Queue(
                 self,
                 f"{pascal(subscriber)}DeadLetters",
+                queue_name=f"{subscriber_queue_name(cfg, subscriber)}-dead-letters",
                 encryption=sqs.QueueEncryption.KMS,
                 encryption_master_key=data.queue_key,
                 enforce_ssl=True,
@@ -409,6 +428,7 @@ class LinkageStack(GovCloudStack):
             queue = sqs.Queue(
                 self,
                 f"{pascal(subscriber)}Queue",
+                queue_name=subscriber_queue_name(cfg, subscriber),
                 encryption=sqs.QueueEncryption.KMS,
                 encryption_master_key=data.queue_key,
                 enforce_ssl=True,
@@ -421,12 +441,7 @@ class LinkageStack(GovCloudStack):
                 iam.PolicyStatement(
                     sid="SubscriberReads",
                     principals=[iam.ArnPrincipal(arn) for arn in caller_role_arns(cfg, subscriber)],
-                    actions=[
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:ChangeMessageVisibility",
-                        "sqs:GetQueueAttributes",
-                    ],
+                    actions=SUBSCRIBER_QUEUE_ACTIONS,
                     resources=[queue.queue_arn],
                 )
             )
