@@ -379,6 +379,42 @@ def test_agent_configuration_is_delivered_through_ssm(stg) -> None:
     assert sorted(props(a)["Parameters"]["optionalConfigurationLocation"][0] for a in configured) == sorted(parameters)
 
 
+def test_amazon_linux_hosts_get_the_syslog_files_the_agent_reads(stg, stg_cfg) -> None:
+    """AL2023 logs to the journal only: without rsyslog, /var/log/messages and /var/log/secure never exist."""
+    linux = next(
+        json.loads(props(p)["Value"])
+        for p in stg.resources(SYS, "AWS::SSM::Parameter").values()
+        if props(p)["Name"].endswith("-syslog")
+    )
+    files = {e["file_path"] for e in linux["logs"]["logs_collected"]["files"]["collect_list"]}
+    assert files == {"/var/log/messages", "/var/log/secure"}
+    shell = [
+        props(a)
+        for a in stg.resources(SYS, "AWS::SSM::Association").values()
+        if props(a)["Name"] == "AWS-RunShellScript"
+    ]
+    assert len(shell) == 1
+    assert {t["Key"]: t["Values"] for t in shell[0]["Targets"]} == {
+        "tag:System": ["resident-registry"],
+        "tag:OperatingSystem": ["amazon-linux-2023"],
+    }
+    assert shell[0]["Parameters"]["commands"] == ["dnf install -y rsyslog", "systemctl enable --now rsyslog"]
+    al2023_roles = {
+        name for name, r in stg_cfg.systems["resident-registry"].roles.items() if r.os == "amazon-linux-2023"
+    }
+    assert al2023_roles == {"batch"}
+    tagged = {
+        short(lid)
+        for lid, i in stg.resources(SYS, "AWS::EC2::Instance").items()
+        if tags(i).get("OperatingSystem") == "amazon-linux-2023"
+    }
+    assert tagged == set(HOSTS["batch"])
+    # dnf reaches the Amazon Linux repositories in S3 through the gateway endpoint, as the host role allows
+    host_policy = props(by_short(stg.resources(SYS, "AWS::IAM::ManagedPolicy"))["HostIdentityPolicy"])
+    get_object = next(s for s in host_policy["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject")
+    assert "arn:aws:s3:::al2023-repos-ap-northeast-1-de612dc2/*" in get_object["Resource"]
+
+
 # ----- patching -----
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from aws_cdk import aws_kms as kms
@@ -169,6 +169,14 @@ def rhel_repositories(url: str) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+# Amazon Linux 2023 logs to the journal only; rsyslog (from its repositories, served from S3) writes the
+# /var/log/messages and /var/log/secure that the agent collects, as RHEL does out of the box.
+SYSLOG_SETUP: dict[OperatingSystem, list[str]] = {
+    "amazon-linux-2023": ["dnf install -y rsyslog", "systemctl enable --now rsyslog"],
+}
+OS_TAG = "OperatingSystem"
+
+
 def agent_parameter_name(prefix: str, family: OsFamily) -> str:
     """``AmazonCloudWatch-`` is the prefix the CloudWatch agent's documentation and tooling expect."""
     return f"AmazonCloudWatch-{prefix}-{family.log_group_suffix}"
@@ -177,7 +185,8 @@ def agent_parameter_name(prefix: str, family: OsFamily) -> str:
 class CloudWatchAgent(Construct):
     """The agent's configuration per OS family as an SSM parameter, an encrypted log group per family, and State
     Manager associations that install the agent on every host tagged ``System=<system>`` and apply the
-    configuration of its family (hosts carry ``AgentConfig=<family log suffix>``)."""
+    configuration of its family (hosts carry ``AgentConfig=<family log suffix>``). Hosts of an operating system
+    without the log files the agent reads (``OperatingSystem=amazon-linux-2023``) get rsyslog first."""
 
     def __init__(
         self,
@@ -188,11 +197,22 @@ class CloudWatchAgent(Construct):
         name_prefix: str,
         log_group_prefix: str,
         families: Mapping[str, OsFamily],
+        operating_systems: Iterable[OperatingSystem],
         logs_key: kms.IKey,
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
         targets = [ssm.CfnAssociation.TargetProperty(key="tag:System", values=[system])]
+        for os_name in sorted(set(operating_systems) & set(SYSLOG_SETUP)):
+            ssm.CfnAssociation(
+                self,
+                f"Syslog{pascal(os_name)}",
+                association_name=f"{name_prefix}-syslog-{os_name}",
+                name="AWS-RunShellScript",
+                parameters={"commands": SYSLOG_SETUP[os_name]},
+                targets=[*targets, ssm.CfnAssociation.TargetProperty(key=f"tag:{OS_TAG}", values=[os_name])],
+                schedule_expression="rate(14 days)",
+            )
         install = ssm.CfnAssociation(
             self,
             "Install",

@@ -23,7 +23,7 @@ from govcloud.config import (
     OperatingSystem,
     pascal,
 )
-from govcloud.constructs.host_agent import FAMILY, CloudWatchAgent
+from govcloud.constructs.host_agent import FAMILY, OS_TAG, CloudWatchAgent
 from govcloud.constructs.hosts import HardenedHost, HostIdentity, HostLogs
 from govcloud.constructs.patching import WAVE_TAG, PatchManagement, wave_of
 from govcloud.constructs.session_manager import SessionManager
@@ -104,6 +104,7 @@ class BusinessSystemStack(GovCloudStack):
             name_prefix=name_prefix,
             log_group_prefix=log_prefix,
             families=families,
+            operating_systems=[role.os for role in conf.roles.values()],
             logs_key=logs_key,
             log_retention_days=cfg.logging.retention_days,
         )
@@ -362,6 +363,7 @@ class BusinessSystemStack(GovCloudStack):
                 "Patch Group": patch_group(cfg, self.system, role_name),
                 WAVE_TAG: wave_of(index),
                 "AgentConfig": family.log_group_suffix,
+                OS_TAG: role.os,
                 **backup_tag,
             },
             volume_tags=backup_tag,
