@@ -239,7 +239,7 @@ class BusinessSystemStack(GovCloudStack):
             groups["load-balancer"] = lb
         return groups
 
-    # ----- identity of the hosts -----
+    # ----- identities: the linkage callers the hosts assume -----
 
     def _linkage_callers(self, host_role: iam.IRole) -> list[iam.Role]:
         """The roles this system calls the data linkage platform with, as named in ``linkage.systems``, assumed
