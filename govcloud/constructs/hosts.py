@@ -15,6 +15,7 @@ from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.constructs.host_agent import AGENT_NAMESPACE, OsFamily
+from govcloud.constructs.keys import key_by_alias_statement
 
 # Buckets owned by AWS that hosts download from: the SSM agent and its documents and packages, patch baselines,
 # the CloudWatch agent, Amazon Linux repositories. The spokes' S3 gateway endpoints admit the same list.
@@ -135,14 +136,13 @@ class HostIdentity(Construct):
                 actions=["s3:GetEncryptionConfiguration"],
                 resources=[f"arn:aws:s3:::{logs.archive_bucket}"],
             ),
-            iam.PolicyStatement(
-                sid="ArchiveKeyThroughS3",
-                actions=["kms:GenerateDataKey"],
-                resources=[f"arn:aws:kms:{region}:{logs.archive_account}:key/*"],
-                conditions={
-                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": logs.archive_key_alias},
-                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                },
+            key_by_alias_statement(
+                "ArchiveKeyThroughS3",
+                ["kms:GenerateDataKey"],
+                account=logs.archive_account,
+                region=region,
+                alias=logs.archive_key_alias,
+                via="s3",
             ),
             iam.PolicyStatement(sid="DecryptSessions", actions=["kms:Decrypt"], resources=[logs.session_key.key_arn]),
             iam.PolicyStatement(

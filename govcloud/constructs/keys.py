@@ -97,6 +97,22 @@ class DataKey(Construct):
         cdk.Tags.of(self).add("DataClassification", CLASSIFICATION_OF[data_class])
 
 
+def key_by_alias_statement(
+    sid: str, actions: Sequence[str], *, account: str, region: str, alias: str, via: str
+) -> iam.PolicyStatement:
+    """An identity-policy statement for a key of another stack or account, which cannot be referenced: any key of
+    ``account`` in ``region`` that carries ``alias``, used only through the service ``via`` (``s3``, ``sqs``)."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=list(actions),
+        resources=[f"arn:aws:kms:{region}:{account}:key/*"],
+        conditions={
+            "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias},
+            "StringEquals": {"kms:ViaService": f"{via}.{region}.amazonaws.com"},
+        },
+    )
+
+
 def service_statement(
     sid: str,
     service: str,

@@ -3,6 +3,7 @@ and backup, all from the system's entry in config. The resident registry (住民
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_elasticloadbalancingv2_targets as elb_targets
@@ -12,7 +13,6 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from govcloud import netplan
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import (
     CITY_HALL,
@@ -25,15 +25,17 @@ from govcloud.config import (
 )
 from govcloud.constructs.host_agent import FAMILY, OS_TAG, CloudWatchAgent
 from govcloud.constructs.hosts import HardenedHost, HostIdentity, HostLogs
+from govcloud.constructs.keys import key_by_alias_statement
 from govcloud.constructs.patching import WAVE_TAG, PatchManagement, wave_of
 from govcloud.constructs.session_manager import SessionManager
 from govcloud.constructs.system_backup import BACKUP_TAG, SystemBackup
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.baseline import key_alias
 from govcloud.stacks.linkage import (
-    API_VERSION,
     SUBSCRIBER_QUEUE_ACTIONS,
+    dataset_route,
     exchange_bucket_name,
+    inbox_objects,
     queue_key_alias,
     subscriber_queue_name,
 )
@@ -190,8 +192,12 @@ class BusinessSystemStack(GovCloudStack):
         spoke = net.spokes[conf.spoke]
         # Endpoints kept in the spoke (execute-api for the linkage API) live in its application subnets; their
         # private DNS names resolve there, so the hosts must reach them besides the hub's.
-        plan = netplan.allocate(spoke.cidr, netplan.SPOKE_TIERS, len(cfg.zones(cfg.regions.primary.name)))
-        own_endpoint_subnets = [str(n) for n in plan["Application"]] if spoke.endpoints_in_spoke else []
+        own_endpoint_subnets = (
+            [s.ipv4_cidr_block for s in self.vpc.select_subnets(subnet_group_name="Application").subnets]
+            if spoke.endpoints_in_spoke
+            else []
+        )
+        assert not any(cdk.Token.is_unresolved(c) for c in own_endpoint_subnets)  # literal CIDRs for cdk-nag rules
         groups: dict[str, ec2.SecurityGroup] = {}
         for role_name, role in conf.roles.items():
             group = ec2.SecurityGroup(
@@ -254,22 +260,29 @@ class BusinessSystemStack(GovCloudStack):
         region, account = cfg.regions.primary.name, cfg.account_id(link.account)
         produces = sorted(name for name, d in link.datasets.items() if d.producer == caller)
         subscribes = sorted(name for name, d in link.datasets.items() if caller in d.subscribers)
-        api = f"arn:aws:execute-api:{region}:{account}:*/*"
+        api = f"arn:aws:execute-api:{region}:{account}:*/*"  # any API ID and stage: the ID is the other account's
         statements = []
         if produces:
             statements += [
                 iam.PolicyStatement(
                     sid="PostOwnDatasets",
                     actions=["execute-api:Invoke"],
-                    resources=[f"{api}/POST/{API_VERSION}/datasets/{name}/records" for name in produces],
+                    resources=[api + dataset_route("POST", name) for name in produces],
                 ),
                 iam.PolicyStatement(
                     sid="UploadToOwnInboxFolders",
                     actions=["s3:PutObject"],
-                    resources=[f"arn:aws:s3:::{exchange_bucket_name(cfg)}/inbox/{n}/{caller}/*" for n in produces],
+                    resources=[
+                        f"arn:aws:s3:::{exchange_bucket_name(cfg)}/{inbox_objects(n, caller)}" for n in produces
+                    ],
                 ),
-                self._linkage_key_statement(
-                    "EncryptUploadsThroughS3", "kms:GenerateDataKey", key_alias(cfg, "linkage"), "s3"
+                key_by_alias_statement(
+                    "EncryptUploadsThroughS3",
+                    ["kms:GenerateDataKey"],
+                    account=account,
+                    region=region,
+                    alias=key_alias(cfg, "linkage"),
+                    via="s3",
                 ),
             ]
         if subscribes:
@@ -277,14 +290,21 @@ class BusinessSystemStack(GovCloudStack):
                 iam.PolicyStatement(
                     sid="GetSubscribedRecords",
                     actions=["execute-api:Invoke"],
-                    resources=[f"{api}/GET/{API_VERSION}/datasets/{name}/records/*" for name in subscribes],
+                    resources=[api + dataset_route("GET", name) for name in subscribes],
                 ),
                 iam.PolicyStatement(
                     sid="ReadOwnQueue",
                     actions=SUBSCRIBER_QUEUE_ACTIONS,
                     resources=[f"arn:aws:sqs:{region}:{account}:{subscriber_queue_name(cfg, caller)}"],
                 ),
-                self._linkage_key_statement("DecryptQueueMessages", "kms:Decrypt", queue_key_alias(cfg), "sqs"),
+                key_by_alias_statement(
+                    "DecryptQueueMessages",
+                    ["kms:Decrypt"],
+                    account=account,
+                    region=region,
+                    alias=queue_key_alias(cfg),
+                    via="sqs",
+                ),
             ]
         if not statements:
             return []
@@ -317,21 +337,6 @@ class BusinessSystemStack(GovCloudStack):
             ],
         )
         return roles
-
-    def _linkage_key_statement(self, sid: str, action: str, alias: str, via: str) -> iam.PolicyStatement:
-        """``action`` on the linkage account's key named ``alias``, only through the service ``via``."""
-        cfg = self.cfg
-        assert cfg.linkage is not None
-        region, account = cfg.regions.primary.name, cfg.account_id(cfg.linkage.account)
-        return iam.PolicyStatement(
-            sid=sid,
-            actions=[action],
-            resources=[f"arn:aws:kms:{region}:{account}:key/*"],
-            conditions={
-                "ForAnyValue:StringEquals": {"kms:ResourceAliases": alias},
-                "StringEquals": {"kms:ViaService": f"{via}.{region}.amazonaws.com"},
-            },
-        )
 
     # ----- hosts -----
 

@@ -15,8 +15,9 @@ from constructs import Construct
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import DATA_LAKE_ZONES, Config
 from govcloud.constructs.buckets import SecureBucket, object_lock
+from govcloud.constructs.keys import key_by_alias_statement
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.disaster_recovery import dr_key_alias_arn
+from govcloud.stacks.disaster_recovery import dr_key_alias, dr_key_alias_arn
 
 RESULTS = "results"
 # Who may read each bucket's objects; everyone else is denied by the bucket policy, whatever IAM says.
@@ -178,14 +179,13 @@ class DataLakeStack(GovCloudStack):
                 resources=[key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{cfg.regions.primary.name}.amazonaws.com"}},
             ),
-            iam.PolicyStatement(
-                sid="EncryptReplicas",
-                actions=["kms:Encrypt", "kms:GenerateDataKey"],
-                resources=[f"arn:aws:kms:{dr_region}:{cfg.account_id(lake.account)}:key/*"],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{dr_region}.amazonaws.com"},
-                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": dr_key.split(":", 5)[5]},
-                },
+            key_by_alias_statement(
+                "EncryptReplicas",
+                ["kms:Encrypt", "kms:GenerateDataKey"],
+                account=cfg.account_id(lake.account),
+                region=dr_region,
+                alias=dr_key_alias(cfg, "data-lake"),
+                via="s3",
             ),
         ]
         policy = iam.ManagedPolicy(self, "ReplicationPolicy", roles=[role], statements=statements)

@@ -42,6 +42,17 @@ def exchange_bucket_name(cfg: Config) -> str:
     return f"{cfg.name}-linkage-exchange-{account}-{cfg.regions.primary.name}"
 
 
+def dataset_route(verb: str, dataset: str) -> str:
+    """The API route of a dataset: producers POST a batch, subscribers GET one record (``*`` is its ID)."""
+    suffix = "" if verb == "POST" else "/*"
+    return f"/{verb}/{API_VERSION}/datasets/{dataset}/records{suffix}"
+
+
+def inbox_objects(dataset: str, producer: str) -> str:
+    """Where a producer uploads files of a dataset in the exchange bucket (``*`` matches any)."""
+    return f"inbox/{dataset}/{producer}/*"
+
+
 # What a subscriber does with its queue: read, delete what it processed, extend its time; never send.
 SUBSCRIBER_QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
@@ -128,7 +139,7 @@ class LinkageDataStack(GovCloudStack):
                     sid=f"Upload{pascal(name)}",
                     principals=[iam.ArnPrincipal(arn) for arn in caller_role_arns(cfg, name)],
                     actions=["s3:PutObject"],
-                    resources=[self.bucket.arn_for_objects(f"inbox/*/{name}/*")],
+                    resources=[self.bucket.arn_for_objects(inbox_objects("*", name))],
                 )
             )
 
@@ -473,16 +484,13 @@ class LinkageStack(GovCloudStack):
             )
         ]
         for name, dataset in sorted(link.datasets.items()):
-            for verb, path, systems in (
-                ("POST", f"/{API_VERSION}/datasets/{name}/records", [dataset.producer]),
-                ("GET", f"/{API_VERSION}/datasets/{name}/records/*", list(dataset.subscribers)),
-            ):
+            for verb, systems in (("POST", [dataset.producer]), ("GET", list(dataset.subscribers))):
                 statements.append(
                     iam.PolicyStatement(
                         sid=f"{verb.title()}{pascal(name)}",
                         principals=[iam.ArnPrincipal(arn) for s in systems for arn in caller_role_arns(cfg, s)],
                         actions=["execute-api:Invoke"],
-                        resources=[f"execute-api:/*/{verb}{path}"],
+                        resources=[f"execute-api:/*{dataset_route(verb, name)}"],
                         conditions={
                             "StringEquals": {
                                 "aws:SourceVpce": sorted(link.systems[s].api_endpoint_id or "" for s in systems)
