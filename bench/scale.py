@@ -41,8 +41,6 @@ def scaled_config(systems: int, base: Path = ROOT / "config" / "kobe-stg.toml") 
             "account": name,
             "segment": "mynumber",
             "cidr": cidr,
-            "vpc_id": f"vpc-01000000000b{n:03d}",
-            "transit_gateway_attachment_id": f"tgw-attach-01000000000b{n:03d}",
         }
         segment["direct_connect_allowed_prefixes"].append(cidr)
         system = copy.deepcopy(template)

@@ -255,20 +255,6 @@ class Spoke(_Model):
     cidr: Network
     endpoints_in_spoke: tuple[Str, ...] = ()
     """Interface endpoints this spoke gets in its own VPC instead of using the hub's."""
-    vpc_id: Annotated[Str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
-    transit_gateway_attachment_id: Annotated[Str, Field(pattern=r"^tgw-attach-[0-9a-f]{8,17}$")] | None = None
-
-
-class DeployedIds(_Model):
-    """IDs of hub resources that stacks in other accounts need; read after the first hub deployment."""
-
-    transit_gateway_id: Annotated[Str, Field(pattern=r"^tgw-[0-9a-f]{8,17}$")] | None = None
-    firewall_rule_group_id: Annotated[Str, Field(pattern=r"^rslvr-frg-[0-9a-f]{8,17}$")] | None = None
-    resolver_rule_ids: dict[Str, Annotated[Str, Field(pattern=r"^rslvr-rr-[0-9a-f]{8,17}$")]] = Field(
-        default_factory=dict
-    )
-    hosted_zone_ids: dict[Str, Annotated[Str, Field(pattern=r"^Z[A-Z0-9]{1,32}$")]] = Field(default_factory=dict)
-    profile_id: Annotated[Str, Field(pattern=r"^rp-[0-9a-z]{8,20}$")] | None = None
 
 
 class NetworkSettings(_Model):
@@ -289,7 +275,6 @@ class NetworkSettings(_Model):
     allowed_segment_pairs: tuple[tuple[Str, Str], ...] = ()
     segments: Annotated[dict[Annotated[Str, Field(pattern=ROLE_NAME)], Segment], Field(min_length=1)]
     spokes: dict[Annotated[Str, Field(pattern=ROLE_NAME)], Spoke] = Field(default_factory=dict)
-    ids: DeployedIds = Field(default_factory=DeployedIds)
 
 
 class ZoneLifecycle(_Model):
@@ -346,7 +331,8 @@ class LinkageSystem(_Model):
     """The system's spoke when it runs in this landing zone (it must have an execute-api endpoint)."""
     caller_roles: Annotated[tuple[Annotated[Str, Field(pattern=r"^[\w+=,.@-]{1,64}$")], ...], Field(min_length=1)]
     api_endpoint_id: Annotated[Str, Field(pattern=r"^vpce-[0-9a-f]{8,17}$")] | None = None
-    """The execute-api endpoint in the system's VPC; for a spoke of this landing zone, read after deploying it."""
+    """The execute-api endpoint in the VPC of a system run elsewhere (its vendor's). A system of this landing
+    zone gives none: its spoke stack creates the endpoint and the linkage stack reads its ID at deploy time."""
 
 
 class Linkage(_Model):
@@ -382,6 +368,8 @@ class HostRole(_Model):
     os: OperatingSystem
     ami: dict[Literal["ap-northeast-1", "ap-northeast-3"], AmiId] | Literal["latest"]
     """Pinned AMI ID per region, or "latest" (staging only, and only where AWS publishes a public parameter)."""
+    launched_from: dict[Literal["ap-northeast-1", "ap-northeast-3"], AmiId] | None = None
+    """The image the role's instances were created from, when ``ami`` has moved on since (see README)."""
     tier: Literal["application", "data"]
     """Spoke subnet tier: application (reached from the city hall) or data (reached only from inside the VPC)."""
     root_volume_gb: Annotated[Int, Field(ge=8, le=16384)]
@@ -823,8 +811,6 @@ def _network_checks(cfg: Config) -> Iterator[Problem]:
                     "not inside the hub or this segment's spokes: the link would advertise another segment",
                 )
 
-    yield from _deployed_id_checks(cfg)
-
 
 def _data_lake_checks(cfg: Config) -> Iterator[Problem]:
     lake = cfg.data_lake
@@ -918,17 +904,21 @@ def _linkage_checks(cfg: Config) -> Iterator[Problem]:
             )
         if system.spoke is not None:
             seen_spokes.setdefault(system.spoke, name)
-        if system.api_endpoint_id is None:
-            where = (
-                f"{cfg.prefix}-Spoke-{pascal(system.spoke)}" if system.spoke else "the system's execute-api endpoint"
-            )
+        if system.spoke is None and system.api_endpoint_id is None:
             yield Problem(
                 f"{key}.api_endpoint_id",
                 _MISSING,
-                f"required: the API admits only known endpoints. After deploying {where}, "
-                "read it with: aws ec2 describe-vpc-endpoints --filters "
+                "required for a system run outside this landing zone: the API admits only known endpoints. Its "
+                "vendor reads it with: aws ec2 describe-vpc-endpoints --filters "
                 f"Name=service-name,Values=com.amazonaws.{cfg.regions.primary.name}.execute-api "
                 "--query 'VpcEndpoints[].[VpcId,VpcEndpointId]'",
+            )
+        if system.spoke is not None and system.api_endpoint_id is not None:
+            yield Problem(
+                f"{key}.api_endpoint_id",
+                system.api_endpoint_id,
+                f"remove it: the endpoint of spoke {system.spoke!r} is created by its spoke stack, and its ID "
+                "reaches the linkage stack at deploy time",
             )
     for name, dataset in link.datasets.items():
         key = f"linkage.datasets.{name}"
@@ -1011,13 +1001,14 @@ def _system_checks(cfg: Config) -> Iterator[Problem]:
                     yield Problem(
                         f"{rkey}.ports[{i}]", port, "SSH and RDP are never opened: operators use Session Manager"
                     )
+            primary = cfg.regions.primary.name
             if role.ami == "latest":
                 if cfg.is_production:
                     yield Problem(
                         f"{rkey}.ami",
                         "latest",
-                        'production hosts need a pinned AMI ID per region: with "latest" a new AMI release would '
-                        "replace the running host at the next deployment",
+                        "production hosts run a pinned AMI ID per region: a new release reaches them only as a "
+                        "reviewed config change",
                     )
                 elif role.os not in LATEST_AMI_PARAMETERS:
                     yield Problem(
@@ -1025,9 +1016,21 @@ def _system_checks(cfg: Config) -> Iterator[Problem]:
                         "latest",
                         f"AWS publishes no public SSM parameter for {role.os}: give the AMI ID per region",
                     )
-            elif cfg.regions.primary.name not in role.ami:
+                elif role.launched_from is None:
+                    yield Problem(
+                        f"{rkey}.launched_from",
+                        _MISSING,
+                        'required with ami = "latest": the pinned image (per region) the hosts are created from. '
+                        '"latest" then names the release that `python -m govcloud.ops update-image` moves them to; '
+                        "a template never changes a running host's image, or CloudFormation would replace it",
+                    )
+            elif primary not in role.ami:
+                yield Problem(f"{rkey}.ami", dict(role.ami), f"needs the AMI ID of the primary region {primary}")
+            if role.launched_from is not None and primary not in role.launched_from:
                 yield Problem(
-                    f"{rkey}.ami", dict(role.ami), f"needs the AMI ID of the primary region {cfg.regions.primary.name}"
+                    f"{rkey}.launched_from",
+                    dict(role.launched_from),
+                    f"needs the AMI ID of the primary region {primary}",
                 )
     if not cfg.systems:
         return
@@ -1095,72 +1098,6 @@ def _system_checks(cfg: Config) -> Iterator[Problem]:
         )
 
 
-def _deployed_id_checks(cfg: Config) -> Iterator[Problem]:
-    """IDs that cross accounts come from config; each missing one is named with how to read it."""
-    net = cfg.network
-    if not net.spokes:
-        return
-    hub_stack = f"{cfg.prefix}-NetworkHub"
-    env_filter = f"Name=tag:Environment,Values={cfg.name}"
-
-    def missing(key: str, needed_by: str, how: str) -> Problem:
-        return Problem(key, _MISSING, f"required: {needed_by}. After deploying {hub_stack}, read it with: {how}")
-
-    ids = net.ids
-    if ids.transit_gateway_id is None:
-        yield missing(
-            "network.ids.transit_gateway_id",
-            "spoke stacks in other accounts attach to the hub's transit gateway",
-            f"aws ec2 describe-transit-gateways --filters {env_filter} --query 'TransitGateways[].TransitGatewayId'",
-        )
-    if net.dns_delivery == "profile":
-        if ids.profile_id is None:
-            yield missing(
-                "network.ids.profile_id",
-                "spokes associate the hub's Route 53 Profile",
-                "aws route53profiles list-profiles --query 'ProfileSummaries[].[Name,Id]'",
-            )
-    else:
-        if ids.firewall_rule_group_id is None:
-            yield missing(
-                "network.ids.firewall_rule_group_id",
-                "spokes associate the hub's DNS Firewall rule group",
-                "aws route53resolver list-firewall-rule-groups --query 'FirewallRuleGroups[].[Name,Id]'",
-            )
-        for domain in net.forward_domains:
-            if domain not in ids.resolver_rule_ids:
-                yield missing(
-                    f"network.ids.resolver_rule_ids.{domain}",
-                    "spokes associate the hub's forwarding rule of each domain",
-                    "aws route53resolver list-resolver-rules --query 'ResolverRules[].[DomainName,Id]'",
-                )
-        for service in cfg.shared_endpoint_services():
-            if service not in ids.hosted_zone_ids:
-                yield missing(
-                    f"network.ids.hosted_zone_ids.{service}",
-                    "spokes associate the private hosted zone of each shared endpoint",
-                    "aws route53 list-hosted-zones --query 'HostedZones[?Config.PrivateZone].[Name,Id]'",
-                )
-    for name, spoke in net.spokes.items():
-        how = (
-            f"aws ec2 describe-transit-gateway-attachments --filters Name=resource-owner-id,Values="
-            f"{cfg.accounts[spoke.account].id if spoke.account in cfg.accounts else '<account>'} "
-            "--query 'TransitGatewayAttachments[].[ResourceId,TransitGatewayAttachmentId]' (after deploying the spoke)"
-        )
-        if spoke.transit_gateway_attachment_id is None:
-            yield missing(
-                f"network.spokes.{name}.transit_gateway_attachment_id",
-                "the hub associates each spoke attachment with its segment's route table",
-                how,
-            )
-        if net.dns_delivery == "ram" and spoke.vpc_id is None:
-            yield missing(
-                f"network.spokes.{name}.vpc_id",
-                "the hub authorizes each spoke VPC to use its private hosted zones",
-                how.replace("TransitGatewayAttachmentId", "ResourceId"),
-            )
-
-
 def _unwrap(tp: Any) -> Any:
     while typing.get_origin(tp) is Annotated:
         tp = typing.get_args(tp)[0]
@@ -1192,12 +1129,29 @@ def _path(loc: Iterable[Any]) -> str:
     return out
 
 
+# Keys of earlier config files for IDs that exist only after a deployment; they now flow between the stacks.
+RETIRED_KEYS = {
+    ("NetworkSettings", "ids"): "the hub's IDs",
+    ("Spoke", "vpc_id"): "the spoke's VPC ID",
+    ("Spoke", "transit_gateway_attachment_id"): "the spoke's attachment ID",
+}
+
+
 def _pydantic_problems(error: ValidationError) -> Iterator[Problem]:
     for err in error.errors(include_url=False):
         loc = tuple(part for part in err["loc"] if part != "[key]")
         kind = err["type"]
         if kind == "extra_forbidden":
             model = _model_at(loc[:-1])
+            retired = RETIRED_KEYS.get((model.__name__ if model else "", str(loc[-1])))
+            if retired:
+                yield Problem(
+                    _path(loc),
+                    _MISSING,
+                    f"delete this key: config no longer holds {retired}, which exist only after a deployment; "
+                    "CloudFormation passes them from the stack that creates them to the stacks that use them",
+                )
+                continue
             known = list(model.model_fields) if model else []
             guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"did you mean '{guess[0]}'? " if guess else ""

@@ -53,15 +53,29 @@ class GovCloudStage(cdk.Stage):
         self.spokes: dict[str, SpokeNetworkStack] = {}
         for name, spoke in net.spokes.items():
             stack = SpokeNetworkStack(
-                self, f"Spoke-{pascal(name)}", cfg=cfg, spoke=name, logs_key=self.baselines[spoke.account].keys["logs"]
+                self,
+                f"Spoke-{pascal(name)}",
+                cfg=cfg,
+                spoke=name,
+                hub=self.hub.shares,
+                logs_key=self.baselines[spoke.account].keys["logs"],
             )
             after(stack, self.hub, self.baselines[spoke.account])  # the Transit Gateway and DNS shares first
             self.spokes[name] = stack
+        # What completes a spoke's network: the hub side of its attachment, and its endpoint zones.
+        self.network_of: dict[str, list[cdk.Stack]] = {name: [stack] for name, stack in self.spokes.items()}
         if net.spokes:
             self.attachments = NetworkAttachmentsStack(
-                self, "NetworkAttachments", cfg=cfg, hub=self.hub, logs_key=self.baselines[net.account].keys["logs"]
+                self,
+                "NetworkAttachments",
+                cfg=cfg,
+                hub=self.hub,
+                spokes=self.spokes,
+                logs_key=self.baselines[net.account].keys["logs"],
             )
             after(self.attachments, self.hub, *self.spokes.values())
+            for stacks in self.network_of.values():
+                stacks.append(self.attachments)
             if net.dns_delivery == "ram":
                 # Last: a spoke VPC can be associated with the hub's zones only once the hub has authorized it.
                 for name, spoke in net.spokes.items():
@@ -71,9 +85,11 @@ class GovCloudStage(cdk.Stage):
                         cfg=cfg,
                         spoke=name,
                         vpc=self.spokes[name].network.vpc,
+                        hub=self.hub.shares,
                         logs_key=self.baselines[spoke.account].keys["logs"],
                     )
                     after(zones, self.spokes[name], self.attachments, self.baselines[spoke.account])
+                    self.network_of[name].append(zones)
 
         # Data lake: Osaka replicas first (replication needs its destination), then storage, then the catalog.
         lake = cfg.data_lake
@@ -100,6 +116,13 @@ class GovCloudStage(cdk.Stage):
         link_baseline = self.baselines[link.account]
         self.linkage_data = LinkageDataStack(self, "LinkageData", cfg=cfg, key=link_baseline.keys["linkage"])
         after(self.linkage_data, link_baseline)
+        # The API admits each caller's own execute-api endpoint: a spoke's is read from its stack at deploy time, a
+        # vendor's comes from config.
+        caller_spokes = sorted({s.spoke for s in link.systems.values() if s.spoke})
+        endpoints = {name: s.api_endpoint_id for name, s in link.systems.items() if s.api_endpoint_id}
+        for name, s in link.systems.items():
+            if s.spoke:
+                endpoints[name] = self.spokes[s.spoke].own_endpoints["execute-api"].vpc_endpoint_id
         self.linkage = LinkageStack(
             self,
             "Linkage",
@@ -109,9 +132,17 @@ class GovCloudStage(cdk.Stage):
             key=link_baseline.keys["linkage"],
             logs_key=link_baseline.keys["logs"],
             alarm_topic=link_baseline.alarms.topic,
+            api_endpoints=endpoints,
         )
-        # The ingestion role it passes data to lives in the data lake catalog.
-        after(self.linkage, self.linkage_data, self.spokes[link.spoke], link_baseline, self.data_lake_catalog)
+        # Its functions start in a complete network; the ingestion role it passes data to lives in the catalog.
+        after(
+            self.linkage,
+            self.linkage_data,
+            *self.network_of[link.spoke],
+            *(self.spokes[s] for s in caller_spokes),
+            link_baseline,
+            self.data_lake_catalog,
+        )
 
         # Business systems: each in its own account and spoke, after its Osaka vault (the plan copies into it).
         self.systems: dict[str, BusinessSystemStack] = {}
@@ -127,5 +158,6 @@ class GovCloudStage(cdk.Stage):
                 data_key=baseline.keys["resident-data"],
                 logs_key=baseline.keys["logs"],
             )
-            after(system_stack, baseline, self.spokes[system.spoke], dr)
+            # Hosts boot into a complete network: routes through the hub, and the endpoint zones resolving.
+            after(system_stack, baseline, *self.network_of[system.spoke], dr)
             self.systems[name] = system_stack

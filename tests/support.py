@@ -97,3 +97,23 @@ def run_cdk(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=300,
         check=False,
     )
+
+
+def admitted_roles(statement: dict[str, Any]) -> set[str]:
+    """The roles a resource-policy statement admits: named as principals, or (the form a policy may use before the
+    roles exist) as the ``aws:PrincipalArn`` of principals from their accounts."""
+    principal = statement.get("Principal", {})
+    named = principal.get("AWS", []) if isinstance(principal, dict) else []
+    named = [named] if isinstance(named, str) else named
+    roles = {n for n in named if ":role/" in n}
+    by_condition = statement.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn", [])
+    by_condition = [by_condition] if isinstance(by_condition, str) else by_condition
+    accounts = {n.split(":")[4] for n in named if n.endswith(":root")}
+    roles |= {arn for arn in by_condition if arn.split(":")[4] in accounts}
+    return roles
+
+
+def output_target(synth: Synth, value: Any) -> tuple[str, Any]:
+    """What a ``Fn::GetStackOutput`` reads: the producing stack, and the output's value there (a Ref or GetAtt)."""
+    read = value["Fn::GetStackOutput"]
+    return read["StackName"], synth.template(read["StackName"])["Outputs"][read["OutputName"]]["Value"]

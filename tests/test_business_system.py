@@ -13,7 +13,7 @@ from govcloud.config import ConfigError, parse
 from govcloud.constructs.host_agent import FAMILY
 from govcloud.stage import GovCloudStage
 from tests.conftest import config_data
-from tests.support import cli_context, props
+from tests.support import admitted_roles, cli_context, props
 
 SYS = "KobeStg-System-ResidentRegistry"
 DR = "KobeStg-DR-ResidentRegistry"
@@ -79,13 +79,89 @@ def test_every_host_is_hardened(stg, host: str) -> None:
     assert p["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"}
     assert "KeyName" not in p
     assert "NetworkInterfaces" not in p  # so no AssociatePublicIpAddress; the subnets map no public IPs either
-    assert p["DisableApiTermination"] is True
     assert p["Monitoring"] is True
     root = p["BlockDeviceMappings"][0]["Ebs"]
     assert root["Encrypted"] is True
     assert "ResidentDataKey" in output_name(root["KmsKeyId"])
     assert p["IamInstanceProfile"] == {"Ref": lid_of(stg, "AWS::IAM::InstanceProfile", "HostIdentityProfile")}
-    assert "UserData" not in p
+
+
+def test_termination_protection_in_production_only(stg, prod) -> None:
+    """Staging is torn down and rebuilt; production hosts cannot be terminated by one mistaken call."""
+    staging = [props(r)["DisableApiTermination"] for r in stg.resources(SYS, "AWS::EC2::Instance").values()]
+    production = [
+        props(r)["DisableApiTermination"]
+        for r in prod.resources("KobeProd-System-ResidentRegistry", "AWS::EC2::Instance").values()
+    ]
+    assert staging == [False] * 5 and production == [True] * 5
+    for synth, stack, expected in (
+        (stg, "KobeStg-NetworkHub", "DISABLED"),
+        (stg, "KobeStg-Spoke-ResidentRegistry", "DISABLED"),
+        (prod, "KobeProd-NetworkHub", "ENABLED"),
+        (prod, "KobeProd-Spoke-ResidentRegistry", "ENABLED"),
+    ):
+        associations = synth.resources(stack, "AWS::Route53Resolver::FirewallRuleGroupAssociation").values()
+        assert [props(a)["MutationProtection"] for a in associations] == [expected], stack
+
+
+def test_only_rhel_hosts_install_the_ssm_agent_from_the_regional_bucket(stg) -> None:
+    """Red Hat's images lack the SSM agent; without it a host never registers (no sessions, patching, agent)."""
+    import base64
+
+    region = "ap-northeast-1"
+    for host, resource in by_short(stg.resources(SYS, "AWS::EC2::Instance")).items():
+        user_data = props(resource).get("UserData")
+        if not host.startswith("Db"):  # Windows and Amazon Linux images ship the agent
+            assert user_data is None, host
+            continue
+        script = user_data["Fn::Base64"]
+        assert base64.b64encode(script.encode())  # a literal script, no token
+        assert (
+            f"https://s3.{region}.amazonaws.com/amazon-ssm-{region}/latest/linux_amd64/amazon-ssm-agent.rpm" in script
+        )
+        assert "systemctl enable --now amazon-ssm-agent" in script
+    # The download is unsigned (no CLI on the image): the S3 gateway endpoint admits exactly that object prefix.
+    endpoint = next(iter(stg.resources("KobeStg-Spoke-ResidentRegistry", "AWS::EC2::VPCEndpoint").values()))
+    statements = {s["Sid"]: s for s in props(endpoint)["PolicyDocument"]["Statement"] if "Sid" in s}
+    anonymous = statements["SsmAgentPackageForHostsWithoutIt"]
+    assert anonymous["Action"] == "s3:GetObject" and "Condition" not in anonymous
+    assert anonymous["Resource"] == f"arn:aws:s3:::amazon-ssm-{region}/latest/*"
+
+
+def test_data_volumes_are_formatted_only_when_blank_and_mounted(stg) -> None:
+    documents = list(stg.resources(SYS, "AWS::SSM::Document").values())
+    document = next(d for d in documents if props(d)["Name"] == "kobe-stg-resident-registry-data-volume")
+    content = props(document)["Content"]
+    linux, windows = (step["inputs"]["runCommand"] for step in content["mainSteps"])
+    # Linux: mkfs only when blkid finds no file system; mounted by UUID with nofail.
+    mkfs = next(line for line in linux if "mkfs" in line)
+    assert mkfs.startswith('if ! blkid "$device"')
+    assert any("nofail" in line for line in linux)
+    # Windows: only a RAW disk is initialized and formatted; a formatted one only gets its letter back.
+    assert any("PartitionStyle -eq 'RAW'" in line for line in windows)
+    format_at = next(i for i, line in enumerate(windows) if "Format-Volume" in line)
+    raw_at = next(i for i, line in enumerate(windows) if "PartitionStyle -eq 'RAW'" in line)
+    elseif_at = next(i for i, line in enumerate(windows) if line.startswith("} elseif"))
+    assert raw_at < format_at < elseif_at
+    associations = {
+        props(a)["AssociationName"]: a
+        for a in stg.resources(SYS, "AWS::SSM::Association").values()
+        if props(a)["AssociationName"].endswith("-data-volume")
+    }
+    assert sorted(associations) == sorted(
+        f"kobe-stg-resident-registry-{role}-{i}-data-volume" for role, hosts in HOSTS.items() for i in
+        range(1, len(hosts) + 1)
+    )  # fmt: skip
+    for name, association in associations.items():
+        host = next(
+            h
+            for h in (x for hs in HOSTS.values() for x in hs)
+            if name.endswith(f"-{h[:-1].lower()}-{h[-1]}-data-volume")
+        )
+        p = props(association)
+        assert p["Targets"] == [{"Key": "InstanceIds", "Values": [{"Ref": lid_of(stg, "AWS::EC2::Instance", host)}]}]
+        assert p["Parameters"] == {"VolumeId": [{"Ref": lid_of(stg, "AWS::EC2::Volume", f"{host}DataVolume")}]}
+        assert lid_of(stg, "AWS::EC2::VolumeAttachment", f"{host}DataAttachment") in association["DependsOn"]
 
 
 def test_data_volumes_are_separate_encrypted_and_outlive_their_host(stg, stg_cfg) -> None:
@@ -105,31 +181,52 @@ def test_data_volumes_are_separate_encrypted_and_outlive_their_host(stg, stg_cfg
             assert next(a for a in attachments if a["VolumeId"] == volume_ref)["InstanceId"] == host_ref
 
 
-def test_amis_latest_only_in_staging_and_pinned_in_production(stg, prod) -> None:
-    stg_images = {h: props(r)["ImageId"] for h, r in by_short(stg.resources(SYS, "AWS::EC2::Instance")).items()}
-    assert (
-        stg_images["Web1"] == "{{resolve:ssm:/aws/service/ami-windows-latest/Windows_Server-2022-Japanese-Full-Base}}"
-    )
-    assert stg_images["Db1"] == "ami-0a1b2c3d4e5f60001"
+def test_hosts_launch_from_a_pinned_image_and_carry_the_one_they_should_run(stg, prod) -> None:
+    """ImageId never follows a release (that would replace the host); the Image tag names what update-image applies."""
+    images = {h: props(r)["ImageId"] for h, r in by_short(stg.resources(SYS, "AWS::EC2::Instance")).items()}
+    image_tags = {h: tags(r)["Image"] for h, r in by_short(stg.resources(SYS, "AWS::EC2::Instance")).items()}
+    assert images["Web1"] == images["Web2"] == "ami-0a1b2c3d4e5f60005"  # launched_from
+    assert image_tags["Web1"] == "latest"
+    assert images["Db1"] == image_tags["Db1"] == "ami-0a1b2c3d4e5f60001"
     prod_images = [props(r)["ImageId"] for r in prod.resources("KobeProd-System-ResidentRegistry").values() if
                    r["Type"] == "AWS::EC2::Instance"]  # fmt: skip
     assert prod_images and all(i.startswith("ami-") for i in prod_images)
+    assert "resolve:ssm" not in json.dumps(stg.template(SYS))
 
 
 @pytest.mark.parametrize(
-    ("env", "role", "ami", "message"),
+    ("env", "role", "change", "key", "message"),
     [
-        ("kobe-prod", "web", "latest", "production hosts need a pinned AMI ID per region"),
-        ("kobe-stg", "db", "latest", "AWS publishes no public SSM parameter for rhel-9"),
-        ("kobe-stg", "db", {"ap-northeast-3": "ami-0a1b2c3d4e5f60002"}, "needs the AMI ID of the primary region"),
+        ("kobe-prod", "web", {"ami": "latest"}, "ami", "production hosts run a pinned AMI ID per region"),
+        ("kobe-stg", "db", {"ami": "latest"}, "ami", "AWS publishes no public SSM parameter for rhel-9"),
+        (
+            "kobe-stg",
+            "db",
+            {"ami": {"ap-northeast-3": "ami-0a1b2c3d4e5f60002"}},
+            "ami",
+            "needs the AMI ID of the primary",
+        ),
+        ("kobe-stg", "web", {"launched_from": None}, "launched_from", 'required with ami = "latest"'),
+        (
+            "kobe-stg",
+            "db",
+            {"launched_from": {"ap-northeast-3": "ami-0a1b2c3d4e5f60002"}},
+            "launched_from",
+            "needs the AMI ID of the primary region",
+        ),
     ],
 )
-def test_bad_amis_are_rejected(env: str, role: str, ami: Any, message: str) -> None:
+def test_bad_amis_are_rejected(env: str, role: str, change: dict, key: str, message: str) -> None:
     data = config_data(env)
-    data["systems"]["resident-registry"]["roles"][role]["ami"] = ami
+    conf = data["systems"]["resident-registry"]["roles"][role]
+    for name, value in change.items():
+        if value is None:
+            conf.pop(name, None)
+        else:
+            conf[name] = value
     with pytest.raises(ConfigError) as error:
         parse(data, f"config/{env}.toml")
-    assert f"systems.resident-registry.roles.{role}.ami" in str(error.value)
+    assert f"systems.resident-registry.roles.{role}.{key}" in str(error.value)
     assert message in str(error.value)
 
 
@@ -257,7 +354,7 @@ def test_hosts_call_the_linkage_platform_as_the_role_it_admits(stg) -> None:
     admitted = {
         s["Resource"].removeprefix("execute-api:/*")
         for s in api["Statement"]
-        if s["Effect"] == "Allow" and s["Principal"] == {"AWS": f"arn:aws:iam::{RR_ACCOUNT}:role/kobe-stg-rr-linkage"}
+        if s["Effect"] == "Allow" and admitted_roles(s) == {f"arn:aws:iam::{RR_ACCOUNT}:role/kobe-stg-rr-linkage"}
     }
     assert admitted == {"/POST/v1/datasets/resident-list/records", "/POST/v1/datasets/resident-moves/records"}
     assert statements["PostOwnDatasets"]["Resource"] == [
@@ -642,8 +739,6 @@ def test_a_second_system_is_a_config_entry() -> None:
         "account": "tax",
         "segment": "mynumber",
         "cidr": "10.101.32.0/20",
-        "vpc_id": "vpc-0100000000000a3",
-        "transit_gateway_attachment_id": "tgw-attach-01000000000a3",
     }
     data["network"]["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
     data["systems"]["tax"] = {**data["systems"]["resident-registry"], "account": "tax", "spoke": "tax",
@@ -669,8 +764,6 @@ def test_an_account_with_the_data_lake_and_a_system_gets_one_osaka_stack() -> No
         "account": "data-lake",
         "segment": "mynumber",
         "cidr": "10.101.32.0/20",
-        "vpc_id": "vpc-0100000000000a3",
-        "transit_gateway_attachment_id": "tgw-attach-01000000000a3",
     }
     data["network"]["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
     data["systems"]["resident-registry"].update(account="data-lake", spoke="data-lake")
@@ -678,3 +771,50 @@ def test_an_account_with_the_data_lake_and_a_system_gets_one_osaka_stack() -> No
     assert set(stage.disaster_recovery) == {"data-lake"}
     dr = stage.disaster_recovery["data-lake"]
     assert set(dr.replicas) == {"raw", "curated"} and set(dr.vaults) == {"resident-registry"}
+
+
+# ----- a new image for running hosts -----
+
+
+@pytest.fixture(scope="module")
+def new_images(stg) -> list[Any]:
+    """Changes to the system stack when every OS family gets a new image: Windows (web) and Amazon Linux (batch) the
+    way the README says (the old image moved to launched_from), RHEL (db) by editing ami alone."""
+    from aws_cdk.assertions import Template
+
+    from govcloud.review.changes import compare_stack
+
+    data = config_data()
+    roles = data["systems"]["resident-registry"]["roles"]
+    for name, ami in {
+        "web": "ami-0c1b2c3d4e5f60005",
+        "db": "ami-0c1b2c3d4e5f60001",
+        "batch": "ami-0c1b2c3d4e5f60003",
+    }.items():
+        if name != "db":
+            roles[name].setdefault("launched_from", roles[name]["ami"])
+        roles[name]["ami"] = {"ap-northeast-1": ami, "ap-northeast-3": ami[:-1] + "9"}
+    stage = GovCloudStage(cdk.App(context=cli_context()), parse(data, "kobe-stg, new images"))
+    template = Template.from_stack(stage.systems["resident-registry"]).to_json()
+    changes = compare_stack(SYS, stg.template(SYS), template)
+    return [c for c in changes if c.details != ["metadata only"]]  # no packs ran on the variant
+
+
+def test_a_new_image_the_readme_way_changes_tags_only(new_images) -> None:
+    """Windows and Amazon Linux hosts: their Image tags change and nothing else. No instance, volume or attachment is
+    replaced, so no data volume is detached; update-image then replaces the root volumes."""
+    changed = {
+        (short(c.logical_id), c.kind, tuple(c.details)) for c in new_images if not short(c.logical_id).startswith("Db")
+    }
+    assert changed == {(host, "changed", ("Tags",)) for host in (*HOSTS["web"], *HOSTS["batch"])}
+
+
+def test_a_new_image_without_launched_from_is_stopped_by_the_guard_with_the_way_out(new_images) -> None:
+    from govcloud.review.changes import ChangeSet, render
+
+    replaced = {short(c.logical_id) for c in new_images if c.kind == "replaced"}
+    assert replaced == {"Db1", "Db2", "Db1DataAttachment", "Db2DataAttachment"}
+    text, ok = render(ChangeSet(by_stack={SYS: new_images}, stacks_added=[], stacks_removed=[]))
+    assert not ok
+    assert "keep the image the host was created from in the role's launched_from" in text
+    assert "python -m govcloud.ops update-image" in text

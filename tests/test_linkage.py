@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support import props
+from tests.support import admitted_roles, props
 
 LINK = "KobeStg-Linkage"
 DATA = "KobeStg-LinkageData"
@@ -16,25 +16,47 @@ def one(resources: dict[str, Any]) -> dict[str, Any]:
     return props(next(iter(resources.values())))
 
 
-def test_api_is_private_and_admits_only_the_configured_endpoints(stg, stg_cfg) -> None:
+def rr_endpoint(stg) -> dict:
+    """The resident registry spoke's execute-api endpoint, as the linkage stack reads it at deploy time."""
+    spoke = "KobeStg-Spoke-ResidentRegistry"
+    endpoint = next(
+        lid for lid in stg.resources(spoke, "AWS::EC2::VPCEndpoint") if lid.startswith("EndpointExecuteApi")
+    )
+    output = next(n for n, o in stg.template(spoke)["Outputs"].items() if o["Value"] == {"Ref": endpoint})
+    reader = next(
+        props(r)["RoleName"] for lid, r in stg.resources(spoke, "AWS::IAM::Role").items() if "GetStackOutputRole" in lid
+    )
+    return {
+        "Fn::GetStackOutput": {
+            "StackName": spoke,
+            "OutputName": output,
+            "Region": "ap-northeast-1",
+            "RoleArn": f"arn:aws:iam::111100000003:role/{reader}",
+        }
+    }
+
+
+def test_api_is_private_and_admits_only_the_callers_endpoints(stg) -> None:
+    """The resident registry's endpoint comes from its spoke stack at deploy time; the vendor's from config."""
     api = one(stg.resources(LINK, "AWS::ApiGateway::RestApi"))
     assert api["EndpointConfiguration"]["Types"] == ["PRIVATE"]
-    assert sorted(api["EndpointConfiguration"]["VpcEndpointIds"]) == ["vpce-0100000000000e1", "vpce-0100000000000e2"]
+    endpoints = [rr_endpoint(stg), "vpce-0100000000000e2"]
+    assert api["EndpointConfiguration"]["VpcEndpointIds"] == endpoints
     statements = {s["Sid"]: s for s in api["Policy"]["Statement"]}
     deny = statements["OnlyThroughTheCallersEndpoints"]
     assert deny["Effect"] == "Deny" and deny["Resource"] == "execute-api:/*"
-    configured = sorted(s.api_endpoint_id for s in stg_cfg.linkage.systems.values())
-    assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": configured}}
+    assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": endpoints}}
 
 
 def test_each_dataset_route_is_open_only_to_its_producer_and_subscribers(stg) -> None:
     statements = {s["Sid"]: s for s in one(stg.resources(LINK, "AWS::ApiGateway::RestApi"))["Policy"]["Statement"]}
     post = statements["PostResidentMoves"]
-    assert post["Principal"] == {"AWS": "arn:aws:iam::111100000003:role/kobe-stg-rr-linkage"}
+    assert post["Principal"] == {"AWS": "arn:aws:iam::111100000003:root"}
+    assert admitted_roles(post) == {"arn:aws:iam::111100000003:role/kobe-stg-rr-linkage"}
     assert post["Resource"] == "execute-api:/*/POST/v1/datasets/resident-moves/records"
-    assert post["Condition"] == {"StringEquals": {"aws:SourceVpce": ["vpce-0100000000000e1"]}}
+    assert post["Condition"]["StringEquals"] == {"aws:SourceVpce": [rr_endpoint(stg)]}
     get = statements["GetResidentMoves"]
-    assert get["Principal"] == {"AWS": "arn:aws:iam::111100000006:role/kobe-stg-tax-linkage"}
+    assert admitted_roles(get) == {"arn:aws:iam::111100000006:role/kobe-stg-tax-linkage"}
     assert get["Resource"] == "execute-api:/*/GET/v1/datasets/resident-moves/records/*"
     assert len(statements) == 1 + 2 * 2
 
@@ -174,7 +196,7 @@ def test_bad_linkage_configs() -> None:
         lambda d: datasets(d).update(identifiers=["mynumber"])
     )
     message = _bad(lambda d: d["linkage"]["systems"]["tax"].pop("api_endpoint_id"))
-    assert "linkage.systems.tax.api_endpoint_id: required: the API admits only known endpoints" in message
+    assert "linkage.systems.tax.api_endpoint_id: required for a system run outside this landing zone" in message
     assert "aws ec2 describe-vpc-endpoints" in message
     assert "add 'execute-api' to network.spokes.resident-registry.endpoints_in_spoke" in _bad(
         lambda d: d["network"]["spokes"]["resident-registry"].update(endpoints_in_spoke=[])
@@ -192,10 +214,12 @@ def test_other_accounts_can_use_the_keys_they_need_and_only_through_their_servic
     linkage_key = props(stg.resources("KobeStg-Baseline-Linkage", "AWS::KMS::Key")["LinkageKeyA6540845"])
     statements = {s.get("Sid"): s for s in linkage_key["KeyPolicy"]["Statement"]}
     upload = statements["ProducersUploadThroughS3"]
-    assert upload["Principal"] == {"AWS": "arn:aws:iam::111100000003:role/kobe-stg-rr-linkage"}
+    # The caller role is created later (by the business system), so the key policy names it by condition only.
+    assert upload["Principal"] == {"AWS": "arn:aws:iam::111100000003:root"}
+    assert admitted_roles(upload) == {"arn:aws:iam::111100000003:role/kobe-stg-rr-linkage"}
     assert upload["Action"] == "kms:GenerateDataKey"
-    assert upload["Condition"] == {"StringEquals": {"kms:ViaService": "s3.ap-northeast-1.amazonaws.com"}}
+    assert upload["Condition"]["StringEquals"] == {"kms:ViaService": "s3.ap-northeast-1.amazonaws.com"}
     queue_key = props(stg.resources(DATA, "AWS::KMS::Key")["QueueKey9E389019"])
     read = {s.get("Sid"): s for s in queue_key["KeyPolicy"]["Statement"]}["SubscribersReadTheirQueues"]
-    assert read["Principal"] == {"AWS": "arn:aws:iam::111100000006:role/kobe-stg-tax-linkage"}
-    assert read["Condition"] == {"StringEquals": {"kms:ViaService": "sqs.ap-northeast-1.amazonaws.com"}}
+    assert admitted_roles(read) == {"arn:aws:iam::111100000006:role/kobe-stg-tax-linkage"}
+    assert read["Condition"]["StringEquals"] == {"kms:ViaService": "sqs.ap-northeast-1.amazonaws.com"}

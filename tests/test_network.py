@@ -13,7 +13,7 @@ import pytest
 from govcloud import netplan
 from govcloud.config import ConfigError, parse
 from tests.conftest import config_data
-from tests.support import props, synth
+from tests.support import output_target, props, synth
 
 HUB = "KobeStg-NetworkHub"
 RR = "KobeStg-Spoke-ResidentRegistry"
@@ -28,7 +28,6 @@ def variant(tmp_path_factory):
     data = config_data()
     data["network"]["dns_delivery"] = "profile"
     data["network"]["allowed_segment_pairs"] = [["mynumber", "lgwan"]]
-    data["network"]["ids"]["profile_id"] = "rp-0123456789abcdef"
     data["network"]["segments"]["lgwan"]["direct_connect_allowed_prefixes"] = ["10.100.0.0/22", "10.101.0.0/20"]
     return synth(parse(data, "variant.toml"), tmp_path_factory.mktemp("variant"))
 
@@ -164,11 +163,16 @@ def test_mynumber_links_are_associated_with_the_mynumber_table_only(stg) -> None
         "LgwanLinksDirectConnectAttachmentFF739094": {"lgwan"},
         "LgwanLinksVpnAttachment1CDBA21F": {"lgwan"},
     }
-    spokes = {
-        props(r)["TransitGatewayAttachmentId"]: ref_id(props(r)["TransitGatewayRouteTableId"])
+    spokes = [
+        (output_target(stg, props(r)["TransitGatewayAttachmentId"]), ref_id(props(r)["TransitGatewayRouteTableId"]))
         for r in stg.resources(ATT, "AWS::EC2::TransitGatewayRouteTableAssociation").values()
-    }
-    assert all("MynumberRouteTable" in table for table in spokes.values()) and len(spokes) == 2
+    ]
+    # each spoke's attachment, read from its stack at deploy time, is associated with the mynumber table only
+    assert sorted(target for target, _ in spokes) == [
+        (LINKAGE_SPOKE, {"Ref": "TransitGatewayAttachment"}),
+        (RR, {"Ref": "TransitGatewayAttachment"}),
+    ]
+    assert all("MynumberRouteTable" in table for _, table in spokes)
 
 
 def test_mynumber_spoke_routes_reach_nothing_of_lgwan(stg, stg_cfg) -> None:
@@ -270,18 +274,26 @@ def test_resolver_endpoints_rules_firewall_and_query_logs(stg, stg_cfg) -> None:
 def test_spoke_dns_with_ram_delivery(stg) -> None:
     spoke = stg.resources(RR)
     associations = [props(r) for r in spoke.values() if r["Type"] == "AWS::Route53Resolver::ResolverRuleAssociation"]
-    assert [a["ResolverRuleId"] for a in associations] == ["rslvr-rr-010000000000a"]
+    # IDs of the hub's rule and firewall, read from the hub stack at deploy time (no ID in config)
+    assert [output_target(stg, a["ResolverRuleId"]) for a in associations] == [
+        (HUB, {"Fn::GetAtt": ["ForwardCityKobeLgJp", "ResolverRuleId"]})
+    ]
     firewall = next(
         props(r) for r in spoke.values() if r["Type"] == "AWS::Route53Resolver::FirewallRuleGroupAssociation"
     )
-    assert firewall["FirewallRuleGroupId"] == "rslvr-frg-010000000000a"
+    assert output_target(stg, firewall["FirewallRuleGroupId"]) == (HUB, {"Fn::GetAtt": ["DnsFirewall", "Id"]})
     assert not [r for r in spoke.values() if r["Type"] == "Custom::HostedZoneSharing"]  # in the zones stack
     sharing = one_props(stg.resources("KobeStg-SpokeZones-ResidentRegistry", "Custom::HostedZoneSharing"))
     assert sharing["Mode"] == "associate" and len(sharing["HostedZoneIds"]) == 16
+    zone_ids = [output_target(stg, z) for z in sharing["HostedZoneIds"]]
+    assert zone_ids[0][0] == HUB and zone_ids[0][1]["Ref"].startswith("ZoneSsm")
     zones = stg.artifacts["KobeStg-SpokeZones-ResidentRegistry"]["dependencies"]
     assert any(d.startswith("KobeStgNetworkAttachments") for d in zones)  # after the hub authorized the VPC
     authorizations = [props(r) for r in stg.resources(ATT, "Custom::HostedZoneSharing").values()]
-    assert sorted(a["VpcId"] for a in authorizations) == ["vpc-0100000000000a1", "vpc-0100000000000a2"]
+    assert sorted(output_target(stg, a["VpcId"]) for a in authorizations) == [
+        (LINKAGE_SPOKE, {"Ref": "Vpc49347EA9"}),
+        (RR, {"Ref": "Vpc49347EA9"}),
+    ]
     assert all(a["Mode"] == "authorize" for a in authorizations)
 
 
@@ -289,7 +301,7 @@ def test_spoke_dns_with_profile_delivery(variant) -> None:
     assert not [name for name in variant.templates if "SpokeZones" in name]  # the Profile carries the zones
     assert variant.resources(RR, "Custom::HostedZoneSharing") == {}
     (association,) = variant.resources(RR, "AWS::Route53Profiles::ProfileAssociation").values()
-    assert props(association)["ProfileId"] == "rp-0123456789abcdef"
+    assert output_target(variant, props(association)["ProfileId"]) == (HUB, {"Fn::GetAtt": ["DnsProfile", "Id"]})
     assert len(variant.resources(HUB, "AWS::Route53Profiles::ProfileResourceAssociation")) == 16 + 1 + 1
     assert variant.resources(ATT, "Custom::HostedZoneSharing") == {}
 
@@ -441,15 +453,17 @@ def test_prefix_of_another_segment_on_a_link() -> None:
     )
 
 
-def test_missing_cross_account_id_says_how_to_read_it() -> None:
-    message = _net(lambda n: n["ids"].pop("transit_gateway_id"))
+def test_ids_that_exist_only_after_a_deployment_are_not_config() -> None:
+    """Config files that still hold IDs of deployed resources are told to drop them, with the reason."""
+    message = _net(lambda n: n.update(ids={"transit_gateway_id": "tgw-01000000000000a"}))
     assert (
-        "network.ids.transit_gateway_id: required: spoke stacks in other accounts attach to the hub's transit gateway"
+        "network.ids: delete this key: config no longer holds the hub's IDs, which exist only after a deployment"
         in message
     )
-    assert "After deploying KobeStg-NetworkHub, read it with: aws ec2 describe-transit-gateways" in message
-    message = _net(lambda n: n["spokes"]["linkage"].pop("transit_gateway_attachment_id"))
-    assert "network.spokes.linkage.transit_gateway_attachment_id: required" in message
+    message = _net(lambda n: n["spokes"]["linkage"].update(vpc_id="vpc-0100000000000a2"))
+    assert "network.spokes.linkage.vpc_id: delete this key: config no longer holds the spoke's VPC ID" in message
+    message = _net(lambda n: n["spokes"]["linkage"].update(transit_gateway_attachment_id="tgw-attach-01000000000a2"))
+    assert "network.spokes.linkage.transit_gateway_attachment_id: delete this key" in message
 
 
 def test_unknown_endpoint_service() -> None:

@@ -263,8 +263,9 @@ def test_report_of_the_real_assembly_is_filled(stg) -> None:
     assert "AwsSolutions-IAM5[Resource::*]" in text
     # every host with its hardening and its data volume, the prefix-list egress with its peer
     assert (
-        "| KobeStg-System-ResidentRegistry | Db1A40E443D | db | r6i.xlarge | ami-0a1b2c3d4e5f60001 | IMDSv2 required, "
-        "hop 1 | yes | 50 GiB encrypted | Db1DataVolume167541C1 500 GiB | a | kobe-stg-resident-registry |" in text
+        "| KobeStg-System-ResidentRegistry | Db1A40E443D | db | r6i.xlarge | ami-0a1b2c3d4e5f60001 | "
+        "ami-0a1b2c3d4e5f60001 | IMDSv2 required, hop 1 | no | 50 GiB encrypted | Db1DataVolume167541C1 500 GiB | a | "
+        "kobe-stg-resident-registry |" in text
     )
     assert "| egress | tcp | 443-443 | pl-61a54008 |" in text
     assert (

@@ -345,6 +345,8 @@ def check_encrypted_volumes(stack: Stack, s: Settings) -> Iterator[tuple[str | N
 
 
 def check_instance_termination_protection(stack: Stack, s: Settings) -> Iterator[tuple[str | None, str]]:
+    if not s.production:
+        return
     for logical_id, instance in resources(stack, "AWS::EC2::Instance"):
         if props(instance).get("DisableApiTermination") is not True:
             yield logical_id, "instance termination protection (DisableApiTermination) is off"
@@ -445,8 +447,9 @@ RULES: tuple[Rule, ...] = (
          "NIST AC-17, IA-2", check_no_key_pair),
     Rule("GC-EC2-3", "Every EC2 volume encrypted",
          "Root and data volumes are encrypted with the account's data key.", "NIST SC-28", check_encrypted_volumes),
-    Rule("GC-EC2-4", "Every EC2 host has termination protection",
-         "A mistaken API call or console click cannot terminate a host of a business system.",
+    Rule("GC-EC2-4", "Every production EC2 host has termination protection",
+         "A mistaken API call or console click cannot terminate a host of a production business system (staging "
+         "hosts can be torn down with their environment).",
          "NIST CP-10; 非機能要件 (availability)", check_instance_termination_protection),
     Rule("GC-STACK-1", "Production stacks have termination protection",
          "Deleting a production stack takes a deliberate step.", "NIST CM-3", check_stack_termination_protection),

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from govcloud.config import OperatingSystem, pascal
 from govcloud.constructs.log_groups import encrypted_log_group
+from govcloud.naming import OS_TAG
 
 AGENT_NAMESPACE = "CWAgent"
 
@@ -174,7 +175,31 @@ def rhel_repositories(url: str) -> str:
 SYSLOG_SETUP: dict[OperatingSystem, list[str]] = {
     "amazon-linux-2023": ["dnf install -y rsyslog", "systemctl enable --now rsyslog"],
 }
-OS_TAG = "OperatingSystem"
+
+
+def ssm_agent_install(region: str) -> str:
+    """User data that installs the SSM agent, which Red Hat's images do not ship, from AWS's regional bucket through
+    the spoke's S3 gateway endpoint (there is no internet path). Without it the host never registers with Systems
+    Manager: no Session Manager, State Manager, Patch Manager or CloudWatch agent. x86_64 images."""
+    url = f"https://s3.{region}.amazonaws.com/amazon-ssm-{region}/latest/linux_amd64/amazon-ssm-agent.rpm"
+    return "\n".join(
+        (
+            "#!/bin/bash",
+            "# Installs the SSM agent (not in Red Hat's images) from AWS's bucket through the S3 gateway endpoint.",
+            "set -eu",
+            "if ! systemctl is-active --quiet amazon-ssm-agent; then",
+            f"  curl -fsS --retry 5 -o /tmp/amazon-ssm-agent.rpm {url}",
+            "  rpm -U --replacepkgs /tmp/amazon-ssm-agent.rpm",
+            "  systemctl enable --now amazon-ssm-agent",
+            "fi",
+            "",
+        )
+    )
+
+
+# Operating systems whose images lack the SSM agent: user data installs it at first boot (and after a root-volume
+# replacement, which boots a fresh image).
+NEEDS_SSM_AGENT: frozenset[OperatingSystem] = frozenset(("rhel-9",))
 
 
 def agent_parameter_name(prefix: str, family: OsFamily) -> str:

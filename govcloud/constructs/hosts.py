@@ -16,22 +16,8 @@ from constructs import Construct
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.constructs.host_agent import AGENT_NAMESPACE, OsFamily
 from govcloud.constructs.keys import key_by_alias_statement
+from govcloud.prerequisites import AWS_OWNED_BUCKETS
 
-# Buckets owned by AWS that hosts download from: the SSM agent and its documents and packages, patch baselines,
-# the CloudWatch agent, Amazon Linux repositories. The spokes' S3 gateway endpoints admit the same list.
-AWS_OWNED_BUCKETS = (
-    "aws-ssm-{r}",
-    "aws-windows-downloads-{r}",
-    "amazon-ssm-{r}",
-    "amazon-ssm-packages-{r}",
-    "{r}-birdwatcher-prod",
-    "aws-ssm-distributor-file-{r}",
-    "aws-ssm-document-attachments-{r}",
-    "patch-baseline-snapshot-{r}",
-    "amazoncloudwatch-agent-{r}",
-    "al2023-repos-{r}-de612dc2",
-    "amazonlinux-2-repos-{r}",
-)
 DATA_DEVICE = {"windows": "xvdf", "linux": "/dev/sdf"}
 
 
@@ -171,10 +157,15 @@ class HostIdentity(Construct):
 
 
 class HardenedHost(Construct):
-    """One host: IMDSv2 with a hop limit of 1, no key pair, no public IP, termination protection, detailed
-    monitoring, an encrypted root volume, an optional data volume that outlives the host, and alarms for status
-    checks (the system check recovers the host onto other hardware, the instance check reboots it), CPU, memory
-    and the fullest disk, each to ``topic_arn``."""
+    """One host: IMDSv2 with a hop limit of 1, no key pair, no public IP, termination protection (production),
+    detailed monitoring, an encrypted root volume, an optional data volume that outlives the host, and alarms for
+    status checks (the system check recovers the host onto other hardware, the instance check reboots it), CPU,
+    memory and the fullest disk, each to ``topic_arn``.
+
+    ``image_id`` is the image the instance is created from and never changes for a running host: CloudFormation
+    would replace the instance, and the replacement's data volume attachment would fail while the old instance
+    still holds the volume. A newer image reaches the host by root-volume replacement (``govcloud.ops
+    update-image``); the ``Image`` tag says which image the host should run."""
 
     def __init__(
         self,
@@ -184,7 +175,6 @@ class HardenedHost(Construct):
         name: str,
         family: OsFamily,
         image_id: str,
-        image_pinned: bool,
         instance_type: str,
         subnet: ec2.ISubnet,
         security_group_id: str,
@@ -195,8 +185,11 @@ class HardenedHost(Construct):
         tags: dict[str, str],
         volume_tags: dict[str, str],
         topic_arn: str,
+        termination_protection: bool,
+        user_data: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.name = name
         self.instance = ec2.CfnInstance(
             self,
             "Resource",
@@ -220,21 +213,29 @@ class HardenedHost(Construct):
                     ),
                 )
             ],
-            disable_api_termination=True,
+            disable_api_termination=termination_protection,
+            user_data=cdk.Fn.base64(user_data) if user_data else None,
             instance_initiated_shutdown_behavior="stop",
             monitoring=True,
             ebs_optimized=True,
             propagate_tags_to_volume_on_creation=True,
             tags=[cdk.CfnTag(key=k, value=v) for k, v in {"Name": name, **tags}.items()],
         )
-        if image_pinned:
+        acknowledge(
+            self.instance,
+            "CloudFormation Validate::W9010",
+            "AMIs are pinned per region in config on purpose: a new AMI release must never replace a running "
+            "host; a new image reaches it by root-volume replacement.",
+        )
+        if not termination_protection:
             acknowledge(
                 self.instance,
-                "CloudFormation Validate::W9010",
-                "AMIs are pinned per region in config on purpose: a new AMI release must never replace a running "
-                "host; a new AMI is a reviewed config change.",
+                "AwsSolutions-EC29",
+                "A staging host: its environment must be possible to tear down and rebuild (README: tearing down "
+                "an environment). Production hosts have termination protection (GC-EC2-4 requires it).",
             )
         self.data_volume: ec2.CfnVolume | None = None
+        self.data_attachment: ec2.CfnVolumeAttachment | None = None
         if data_volume_gb:
             self.data_volume = ec2.CfnVolume(
                 self,
@@ -254,7 +255,7 @@ class HardenedHost(Construct):
                 "A volume must be in its host's zone; zones come from config (validated against the region) so "
                 "that synth makes no AWS call.",
             )
-            ec2.CfnVolumeAttachment(
+            self.data_attachment = ec2.CfnVolumeAttachment(
                 self,
                 "DataAttachment",
                 instance_id=self.instance.ref,

@@ -18,14 +18,7 @@ from govcloud.constructs.host_agent import (
     wsus_script,
 )
 from govcloud.constructs.log_groups import encrypted_log_group
-
-WAVE_TAG = "PatchWave"
-WAVES = ("a", "b")
-"""Host 1, 3, ... of a role are in wave a, host 2, 4, ... in wave b: the members of a pair never reboot together."""
-
-
-def wave_of(index: int) -> str:
-    return WAVES[index % len(WAVES)]
+from govcloud.naming import WAVE_TAG, WAVES
 
 
 class PatchManagement(Construct):

@@ -34,7 +34,7 @@ class ZoneSharing(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.mode = mode
-        self.zone_ids = sorted(zone_ids)
+        self.zone_ids = list(zone_ids)
         actions = (
             ["route53:CreateVPCAssociationAuthorization", "route53:DeleteVPCAssociationAuthorization"]
             if mode == "authorize"

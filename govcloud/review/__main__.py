@@ -2,6 +2,7 @@
 
 python -m govcloud.review report CDK_OUT [--stage NAME] [--out DIR]
 python -m govcloud.review changes OLD_CDK_OUT NEW_CDK_OUT [--allow STACK/LOGICAL_ID ...]
+python -m govcloud.review deploy-check CDK_OUT [--config PATH]
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from govcloud import prerequisites
 from govcloud.config import CONFIG_DIR, DEFAULT_ENVIRONMENT, ConfigError
 from govcloud.config import load as load_config
 from govcloud.review import changes as change_guard
-from govcloud.review import cost, report
+from govcloud.review import cost, deploy_check, report
 from govcloud.review.assembly import AssemblyError, load
 
 
@@ -28,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     chg.add_argument("old_cdk_out")
     chg.add_argument("new_cdk_out")
     chg.add_argument("--allow", action="append", default=[], metavar="STACK/LOGICAL_ID", help="accept this replacement")
+    dep = sub.add_parser("deploy-check", help="deploy simulation: every name exists by the time its stack deploys")
+    dep.add_argument("cdk_out")
+    dep.add_argument("--config", default=str(CONFIG_DIR / f"{DEFAULT_ENVIRONMENT}.toml"))
     cost_parser = sub.add_parser(
         "cost", help="monthly cost of the shared hub against per-spoke copies, and of DNS delivery"
     )
@@ -40,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             counts = sorted({len(cfg.network.spokes), *args.spokes})
             print(cost.render(cfg, cost.Prices(), counts), end="")
             return 0
+        if args.command == "deploy-check":
+            sim = deploy_check.run(load(args.cdk_out), prerequisites.of(load_config(args.config)))
+            print(deploy_check.render(sim), end="")
+            return 1 if sim.problems else 0
         if args.command == "report":
             assembly = load(args.cdk_out)
             stages = [args.stage] if args.stage else assembly.stages()

@@ -22,6 +22,13 @@ class StackArtifact:
     description: str
     template: dict[str, Any]
     template_path: Path
+    artifact_id: str = ""
+    display_name: str = ""
+    """The stack's ID on the CDK command line, e.g. ``KobeStg/NetworkHub`` (not the CloudFormation stack name)."""
+    depends_on: tuple[str, ...] = ()
+    """Artifact IDs of the stacks this one deploys after (direct dependencies, as in the manifest)."""
+    execution_role_arn: str = ""
+    """The role CloudFormation deploys this stack with (the CDK bootstrap's execution role)."""
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -43,6 +50,36 @@ class Assembly:
 
     def by_name(self) -> dict[str, StackArtifact]:
         return {s.name: s for s in self.stacks}
+
+    def dependencies(self, stack: StackArtifact) -> set[str]:
+        """Names of every stack that ``stack`` deploys after, directly or through others."""
+        by_id = {s.artifact_id: s for s in self.stacks}
+        seen: set[str] = set()
+        todo = list(stack.depends_on)
+        while todo:
+            artifact_id = todo.pop()
+            producer = by_id.get(artifact_id)
+            if producer is None or producer.name in seen:
+                continue
+            seen.add(producer.name)
+            todo.extend(producer.depends_on)
+        return seen
+
+    def deploy_order(self) -> list[StackArtifact]:
+        """The stacks in an order ``cdk deploy`` may use: every stack after the stacks it depends on (ties by name)."""
+        by_id = {s.artifact_id: s for s in self.stacks}
+        done: set[str] = set()
+        order: list[StackArtifact] = []
+        pending = sorted(self.stacks, key=lambda s: s.name)
+        while pending:
+            ready = [s for s in pending if all(d in done or d not in by_id for d in s.depends_on)]
+            if not ready:
+                raise AssemblyError(f"dependency cycle among {', '.join(s.name for s in pending)}")
+            for stack in ready:
+                done.add(stack.artifact_id)
+                order.append(stack)
+            pending = [s for s in pending if s.artifact_id not in done]
+        return order
 
 
 def _read_json(path: Path) -> Any:
@@ -77,6 +114,12 @@ def _stacks_in(directory: Path, stage: str) -> list[StackArtifact]:
                     description=str(template.get("Description", "")),
                     template=template,
                     template_path=path,
+                    artifact_id=artifact_id,
+                    display_name=artifact.get("displayName", ""),
+                    depends_on=tuple(d for d in artifact.get("dependencies", []) if not d.endswith(".assets")),
+                    execution_role_arn=str(properties.get("cloudFormationExecutionRoleArn", "")).replace(
+                        "${AWS::Partition}", "aws"
+                    ),
                 )
             )
     return stacks

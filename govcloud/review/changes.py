@@ -33,6 +33,12 @@ GUARDED_TYPES = frozenset(
     )
 )
 SCHEMA_REGION = "ap-northeast-1"
+# What to do instead, when a guarded resource would be replaced because one property changed.
+REPLACEMENT_HINTS = {
+    ("AWS::EC2::Instance", "ImageId"): "a new image reaches a running host by root-volume replacement, which keeps "
+    "the instance and its data volume: keep the image the host was created from in the role's launched_from, set "
+    "ami to the new one, deploy, then run `python -m govcloud.ops update-image` (README: updating a host's image)",
+}
 
 
 @cache
@@ -232,6 +238,14 @@ def render(changes: ChangeSet, allowed: Iterable[str] = ()) -> tuple[str, bool]:
         lines += [
             f"GUARD FAILED: {len(blocking)} guarded resource(s) would be replaced or removed (data or network lost):",
             *(f"  {c.stack}/{c.logical_id} ({c.type}, {c.kind})" for c in blocking),
+            *sorted(
+                {
+                    f"Hint ({c.type} {prop}): {hint}"
+                    for c in blocking
+                    for (rtype, prop), hint in REPLACEMENT_HINTS.items()
+                    if c.type == rtype and f"{prop} (create-only)" in c.details
+                }
+            ),
             "If this is planned (data moved first), rerun with --allow STACK/LOGICAL_ID for each.",
         ]
     else:

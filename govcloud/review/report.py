@@ -163,15 +163,17 @@ def section_hosts(stacks: list[StackArtifact]) -> list[str]:
                 tags.get("Role"),
                 p.get("InstanceType"),
                 p.get("ImageId"),
+                tags.get("Image"),
                 f"IMDSv2 {metadata.get('HttpTokens')}, hop {metadata.get('HttpPutResponseHopLimit')}",
-                "yes" if p.get("DisableApiTermination") is True else "NO",
+                "yes" if p.get("DisableApiTermination") is True else "no",
                 ", ".join(f"{e.get('VolumeSize')} GiB{' encrypted' if e.get('Encrypted') else ''}" for e in root),
                 "; ".join(attached.get((stack.name, logical_id), [])) or "-",
                 tags.get("PatchWave"),
                 tags.get("Backup"),
             ]
         )
-    header = ["stack", "host", "role", "type", "image", "metadata", "termination protection", "root", "data volumes"]
+    header = ["stack", "host", "role", "type", "launched from", "should run", "metadata", "termination protection"]
+    header += ["root", "data volumes"]
     return ["## Hosts", "", *_table([*header, "patch wave", "backup tag"], rows), ""]
 
 

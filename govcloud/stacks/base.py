@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from govcloud.config import MANAGED_BY, Config, DataClassification
 from govcloud.constructs.buckets import AccessLogBucket
@@ -50,6 +51,7 @@ class GovCloudStack(cdk.Stack):
         }
         cdk.Tags.of(self).add("System", system)
         cdk.Tags.of(self).add("DataClassification", classification)
+        self.node.add_validation(_TagReaderRoles(self))
 
     def access_log_bucket(self) -> s3.Bucket:
         """The S3 server access-log bucket of this stack's account and region (one per account and region that
@@ -69,3 +71,22 @@ class GovCloudStack(cdk.Stack):
     def availability_zones(self) -> list[str]:
         """Zones from config: no context lookup, no AWS call."""
         return self._zones
+
+
+@jsii.implements(IValidation)
+class _TagReaderRoles:
+    """Tags the roles CDK creates for other accounts to read this stack's outputs (``Publish/GetStackOutputRole``).
+
+    CDK creates them while it resolves cross-stack references, after the Tags aspect has run, so the aspect never
+    reaches them. Construct validations run after that resolution and before the templates are written: the tags
+    are added here, and the validation itself never fails."""
+
+    def __init__(self, stack: GovCloudStack) -> None:
+        self._stack = stack
+
+    def validate(self) -> list[str]:
+        publish = self._stack.node.try_find_child("Publish")
+        for child in publish.node.children if publish is not None else []:
+            if cdk.CfnResource.is_cfn_resource(child) and child.cfn_resource_type == "AWS::IAM::Role":  # type: ignore[attr-defined]
+                self._stack.tag_raw_resource(child)  # type: ignore[arg-type]
+        return []

@@ -16,19 +16,20 @@ from constructs import Construct
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import (
     CITY_HALL,
-    LATEST_AMI_PARAMETERS,
     BusinessSystem,
     Config,
     HostRole,
     OperatingSystem,
     pascal,
 )
-from govcloud.constructs.host_agent import FAMILY, OS_TAG, CloudWatchAgent
+from govcloud.constructs.data_volumes import DataVolumes
+from govcloud.constructs.host_agent import FAMILY, NEEDS_SSM_AGENT, CloudWatchAgent, ssm_agent_install
 from govcloud.constructs.hosts import HardenedHost, HostIdentity, HostLogs
 from govcloud.constructs.keys import key_by_alias_statement
-from govcloud.constructs.patching import WAVE_TAG, PatchManagement, wave_of
+from govcloud.constructs.patching import PatchManagement
 from govcloud.constructs.session_manager import SessionManager
 from govcloud.constructs.system_backup import BACKUP_TAG, SystemBackup
+from govcloud.naming import IMAGE_TAG, OS_TAG, ROLE_TAG, WAVE_TAG, host_name, wave_of
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.baseline import key_alias
 from govcloud.stacks.linkage import (
@@ -134,6 +135,18 @@ class BusinessSystemStack(GovCloudStack):
             role_name: [self._host(role_name, role, i, identity, backup_tag) for i in range(role.count)]
             for role_name, role in conf.roles.items()
         }
+        volumes = DataVolumes(self, "DataVolumes", name=f"{name_prefix}-data-volume")
+        for hosts in self.hosts.values():
+            for host in hosts:
+                if host.data_volume is not None and host.data_attachment is not None:
+                    volumes.mount(
+                        host,
+                        "DataVolumeMount",
+                        host_name=host.name,
+                        instance_id=host.instance.ref,
+                        volume_id=host.data_volume.ref,
+                        attachment=host.data_attachment,
+                    )
         self._load_balancer(conf)
 
         assert cfg.patching is not None and cfg.backup is not None  # config validation requires both with systems
@@ -346,16 +359,15 @@ class BusinessSystemStack(GovCloudStack):
         cfg = self.cfg
         family = FAMILY[role.os]
         subnets = self.vpc.select_subnets(subnet_group_name=TIER_SUBNETS[role.tier]).subnets
-        pinned = role.ami != "latest"
+        region = cfg.regions.primary.name
+        launch = role.launched_from or role.ami
+        assert isinstance(launch, dict)  # config validation: "latest" needs a pinned launched_from
         return HardenedHost(
             self,
             host_id(role_name, index),
-            name=f"{cfg.name}-{self.system}-{role_name}-{index + 1}",
+            name=host_name(cfg.name, self.system, role_name, index),
             family=family,
-            image_id=role.ami[cfg.regions.primary.name]
-            if isinstance(role.ami, dict)
-            else f"{{{{resolve:ssm:{LATEST_AMI_PARAMETERS[role.os]}}}}}",
-            image_pinned=pinned,
+            image_id=launch[region],
             instance_type=role.instance_type,
             subnet=subnets[index % len(subnets)],  # spread over the zones in order
             security_group_id=self.groups[role_name].security_group_id,
@@ -364,15 +376,18 @@ class BusinessSystemStack(GovCloudStack):
             root_volume_gb=role.root_volume_gb,
             data_volume_gb=role.data_volume_gb,
             tags={
-                "Role": role_name,
+                ROLE_TAG: role_name,
                 "Patch Group": patch_group(cfg, self.system, role_name),
                 WAVE_TAG: wave_of(index),
                 "AgentConfig": family.log_group_suffix,
                 OS_TAG: role.os,
+                IMAGE_TAG: role.ami[region] if isinstance(role.ami, dict) else role.ami,
                 **backup_tag,
             },
             volume_tags=backup_tag,
             topic_arn=self.topic.topic_arn,
+            termination_protection=cfg.is_production,
+            user_data=ssm_agent_install(region) if role.os in NEEDS_SSM_AGENT else None,
         )
 
     def _load_balancer(self, conf: BusinessSystem) -> None:

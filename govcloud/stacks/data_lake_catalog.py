@@ -102,6 +102,9 @@ class DataLakeCatalogStack(GovCloudStack):
             create_table_default_permissions=[],
             mutation_type="REPLACE",
         )
+        for database in self.databases.values():
+            # Created before the settings, a database would keep the IAMAllowedPrincipals default grant.
+            database.add_resource_dependency(settings)
         locations = {}
         for zone in DATA_LAKE_ZONES:
             location = lakeformation.CfnResource(

@@ -76,6 +76,31 @@ def caller_role_arns(cfg: Config, system: str) -> list[str]:
     return [f"arn:aws:iam::{entry.account}:role/{name}" for name in entry.caller_roles]
 
 
+def callers_statement(
+    cfg: Config,
+    systems: list[str],
+    *,
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    conditions: dict[str, dict[str, object]] | None = None,
+) -> iam.PolicyStatement:
+    """A resource-policy statement for the caller roles of ``systems``: the callers' accounts as principals, their
+    roles by ``aws:PrincipalArn``. KMS, S3, SQS and API Gateway reject a policy whose principal is a role that does
+    not exist yet, and the roles do not: a business system of this landing zone creates its caller roles after the
+    platform, and a vendor creates its own whenever it does."""
+    return iam.PolicyStatement(
+        sid=sid,
+        principals=[iam.AccountPrincipal(a) for a in sorted({cfg.linkage.systems[s].account for s in systems})],
+        actions=actions,
+        resources=resources,
+        conditions={
+            "ArnEquals": {"aws:PrincipalArn": sorted(arn for s in systems for arn in caller_role_arns(cfg, s))},
+            **(conditions or {}),
+        },
+    )
+
+
 class LinkageDataStack(GovCloudStack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey) -> None:
         link = cfg.linkage
@@ -124,9 +149,10 @@ class LinkageDataStack(GovCloudStack):
         subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
         # Producers in other accounts encrypt their uploads with the exchange bucket's key, through S3 only.
         key.add_to_resource_policy(
-            iam.PolicyStatement(
+            callers_statement(
+                cfg,
+                producers,
                 sid="ProducersUploadThroughS3",
-                principals=[iam.ArnPrincipal(arn) for p in producers for arn in caller_role_arns(cfg, p)],
                 actions=["kms:GenerateDataKey"],
                 resources=["*"],
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
@@ -135,9 +161,10 @@ class LinkageDataStack(GovCloudStack):
         for name in link.systems:
             # Each system drops files only under its own producer folder of the inbox.
             self.bucket.add_to_resource_policy(
-                iam.PolicyStatement(
+                callers_statement(
+                    cfg,
+                    [name],
                     sid=f"Upload{pascal(name)}",
-                    principals=[iam.ArnPrincipal(arn) for arn in caller_role_arns(cfg, name)],
                     actions=["s3:PutObject"],
                     resources=[self.bucket.arn_for_objects(inbox_objects("*", name))],
                 )
@@ -191,9 +218,10 @@ class LinkageDataStack(GovCloudStack):
                 service_statement(
                     "EventBridgeDelivers", "events.amazonaws.com", ["kms:Decrypt", "kms:GenerateDataKey*"]
                 ),
-                iam.PolicyStatement(
+                callers_statement(
+                    cfg,
+                    subscribers,
                     sid="SubscribersReadTheirQueues",
-                    principals=[iam.ArnPrincipal(arn) for s in subscribers for arn in caller_role_arns(cfg, s)],
                     actions=["kms:Decrypt"],
                     resources=["*"],
                     conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
@@ -220,7 +248,9 @@ class LinkageStack(GovCloudStack):
         key: kms.IKey,
         logs_key: kms.IKey,
         alarm_topic: sns.ITopic,
+        api_endpoints: dict[str, str],
     ) -> None:
+        """``api_endpoints``: the execute-api endpoint of each calling system, by system name."""
         link = cfg.linkage
         super().__init__(
             scope,
@@ -379,7 +409,7 @@ class LinkageStack(GovCloudStack):
         )
 
         self._events(cfg, data, alarm_topic)
-        self._api(cfg)
+        self._api(cfg, api_endpoints)
 
     def _alarm(self, queue: sqs.IQueue, construct_id: str, topic: sns.ITopic, what: str) -> None:
         alarm = cloudwatch.Alarm(
@@ -449,9 +479,10 @@ class LinkageStack(GovCloudStack):
                 dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=5),
             )
             queue.add_to_resource_policy(
-                iam.PolicyStatement(
+                callers_statement(
+                    cfg,
+                    [subscriber],
                     sid="SubscriberReads",
-                    principals=[iam.ArnPrincipal(arn) for arn in caller_role_arns(cfg, subscriber)],
                     actions=SUBSCRIBER_QUEUE_ACTIONS,
                     resources=[queue.queue_arn],
                 )
@@ -470,9 +501,9 @@ class LinkageStack(GovCloudStack):
                     ),
                 ).add_target(targets.SqsQueue(self.queues[subscriber]))
 
-    def _api(self, cfg: Config) -> None:
+    def _api(self, cfg: Config, api_endpoints: dict[str, str]) -> None:
         link = cfg.linkage
-        endpoints = sorted(s.api_endpoint_id for s in link.systems.values() if s.api_endpoint_id)
+        endpoints = [api_endpoints[name] for name in sorted(api_endpoints)]
         statements = [
             iam.PolicyStatement(
                 sid="OnlyThroughTheCallersEndpoints",
@@ -486,16 +517,13 @@ class LinkageStack(GovCloudStack):
         for name, dataset in sorted(link.datasets.items()):
             for verb, systems in (("POST", [dataset.producer]), ("GET", list(dataset.subscribers))):
                 statements.append(
-                    iam.PolicyStatement(
+                    callers_statement(
+                        cfg,
+                        systems,
                         sid=f"{verb.title()}{pascal(name)}",
-                        principals=[iam.ArnPrincipal(arn) for s in systems for arn in caller_role_arns(cfg, s)],
                         actions=["execute-api:Invoke"],
                         resources=[f"execute-api:/*{dataset_route(verb, name)}"],
-                        conditions={
-                            "StringEquals": {
-                                "aws:SourceVpce": sorted(link.systems[s].api_endpoint_id or "" for s in systems)
-                            }
-                        },
+                        conditions={"StringEquals": {"aws:SourceVpce": [api_endpoints[s] for s in sorted(systems)]}},
                     )
                 )
         access_logs = encrypted_log_group(

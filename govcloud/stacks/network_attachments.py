@@ -1,7 +1,8 @@
 """Hub-side half of each spoke's attachment (network account, deployed after the spokes).
 
 A spoke's attachment lives in the spoke account, but only the Transit Gateway's owner can associate it with a
-route table and propagate its routes. The attachment IDs (and, for zone sharing, the VPC IDs) come from config.
+route table and propagate its routes. The attachment IDs (and, for zone sharing, the VPC IDs) are read from the
+spoke stacks at deploy time.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from govcloud.constructs.transit import associate, propagate
 from govcloud.constructs.zone_sharing import ZoneSharing
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.network_hub import HUB_TABLE, NetworkHubStack
+from govcloud.stacks.spoke import SpokeNetworkStack
 
 
 class NetworkAttachmentsStack(GovCloudStack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, cfg: Config, hub: NetworkHubStack, logs_key: kms.IKey
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: Config,
+        hub: NetworkHubStack,
+        spokes: dict[str, SpokeNetworkStack],
+        logs_key: kms.IKey,
     ) -> None:
         net = cfg.network
         super().__init__(
@@ -42,8 +51,7 @@ class NetworkAttachmentsStack(GovCloudStack):
             )
         for name, spoke in net.spokes.items():
             scope_ = Construct(self, pascal(name))
-            attachment = spoke.transit_gateway_attachment_id
-            assert attachment is not None  # config validation requires it when spokes exist
+            attachment = spokes[name].attachment.ref
             associate(
                 scope_, "Association", attachment_id=attachment, route_table_id=hub.route_tables[spoke.segment].ref
             )
@@ -55,5 +63,6 @@ class NetworkAttachmentsStack(GovCloudStack):
                     route_table_id=hub.route_tables[target].ref,
                 )
             if sharing is not None:
-                assert spoke.vpc_id is not None
-                sharing.share(scope_, "ZoneAuthorization", vpc_id=spoke.vpc_id, region=cfg.regions.primary.name)
+                sharing.share(
+                    scope_, "ZoneAuthorization", vpc_id=spokes[name].network.vpc.vpc_id, region=cfg.regions.primary.name
+                )

@@ -3,6 +3,8 @@ city hall and LGWAN, the hub VPC with shared interface endpoints, and DNS (Resol
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_directconnect as dx
 from aws_cdk import aws_ec2 as ec2
@@ -26,6 +28,21 @@ from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.log_archive import RESOLVER_LOGS_PREFIX
 
 HUB_TABLE = "hub"
+
+
+@dataclass(frozen=True)
+class HubShares:
+    """What the spokes use of the hub. In other accounts these are read at deploy time from the hub's outputs
+    (``Fn::GetStackOutput`` with a reader role the hub creates), never written into config."""
+
+    transit_gateway_id: str
+    firewall_rule_group_id: str
+    resolver_rule_ids: dict[str, str]
+    """Forwarding rule per domain."""
+    zone_ids: dict[str, str]
+    """Private hosted zone per shared endpoint service."""
+    profile_id: str | None
+    """The Route 53 Profile (``dns_delivery = "profile"``)."""
 
 
 def endpoint_policy_statement(account_ids: list[str]) -> iam.PolicyStatement:
@@ -312,7 +329,8 @@ class NetworkHubStack(GovCloudStack):
             firewall_rule_group_id=self.firewall.attr_id,
             vpc_id=self.hub.vpc.vpc_id,
             priority=101,
-            mutation_protection="ENABLED",
+            # Production: nobody can change the association's rules in place; staging can be torn down.
+            mutation_protection="ENABLED" if cfg.is_production else "DISABLED",
             name=f"{cfg.name}-hub",
         )
         query_logs = resolver.CfnResolverQueryLoggingConfig(
@@ -326,6 +344,7 @@ class NetworkHubStack(GovCloudStack):
         )
 
         # ----- Delivery of DNS to the spokes -----
+        profile_id = None
         if net.dns_delivery == "ram":
             ram.CfnResourceShare(
                 self,
@@ -337,6 +356,7 @@ class NetworkHubStack(GovCloudStack):
             )
         else:
             profile = profiles.CfnProfile(self, "DnsProfile", name=f"{cfg.name}-dns")
+            profile_id = profile.attr_id
             resources = {f"Zone{pascal(s)}": z.hosted_zone_arn for s, z in self.zones.items()}
             resources |= {rule.node.id: rule.attr_arn for rule in self.rules.values()}
             for name, arn in resources.items():
@@ -359,6 +379,13 @@ class NetworkHubStack(GovCloudStack):
                 principals=spoke_accounts,
                 resource_arns=[profile.attr_arn],
             )
+        self.shares = HubShares(
+            transit_gateway_id=tgw_id,
+            firewall_rule_group_id=self.firewall.attr_id,
+            resolver_rule_ids={domain: rule.attr_resolver_rule_id for domain, rule in self.rules.items()},
+            zone_ids={service: zone.hosted_zone_id for service, zone in self.zones.items()},
+            profile_id=profile_id,
+        )
 
     def _table(self, name: str) -> str:
         return self.route_tables[name].ref

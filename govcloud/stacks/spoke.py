@@ -13,12 +13,12 @@ from constructs import Construct
 from govcloud import netplan
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config, pascal
-from govcloud.constructs.hosts import AWS_OWNED_BUCKETS
 from govcloud.constructs.isolated_vpc import IsolatedVpc
 from govcloud.constructs.zone_sharing import ZoneSharing
+from govcloud.prerequisites import AWS_OWNED_BUCKETS
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.log_archive import RESOLVER_LOGS_PREFIX
-from govcloud.stacks.network_hub import endpoint_policy_statement
+from govcloud.stacks.network_hub import HubShares, endpoint_policy_statement
 
 EPHEMERAL = (1024, 65535)
 
@@ -27,7 +27,9 @@ class SpokeNetworkStack(GovCloudStack):
     """VPC, NACLs per tier, S3 gateway endpoint, flow logs, Transit Gateway attachment and routes, and the hub's
     DNS (forwarding rules, DNS Firewall, endpoint zones) for one spoke."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, spoke: str, logs_key: kms.IKey) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: Config, spoke: str, hub: HubShares, logs_key: kms.IKey
+    ) -> None:
         net = cfg.network
         conf = net.spokes[spoke]
         region = cfg.regions.primary.name
@@ -41,8 +43,6 @@ class SpokeNetworkStack(GovCloudStack):
             system=spoke,
             classification="internal",
         )
-        ids = net.ids
-        assert ids.transit_gateway_id is not None  # config validation requires it when spokes exist
         log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
         all_accounts = sorted({a.id for a in cfg.accounts.values()})
 
@@ -59,14 +59,14 @@ class SpokeNetworkStack(GovCloudStack):
         # What this spoke may reach: the hub, its own segment (city hall side and other spokes), allowed segments.
         reachable = cfg.reachable_from(spoke)
 
-        attachment = ec2.CfnTransitGatewayVpcAttachment(
+        self.attachment = ec2.CfnTransitGatewayVpcAttachment(
             self,
             "TransitGatewayAttachment",
-            transit_gateway_id=ids.transit_gateway_id,
+            transit_gateway_id=hub.transit_gateway_id,
             vpc_id=vpc.vpc_id,
             subnet_ids=[s.subnet_id for s in self.network.subnets("Attachments")],
         )
-        self.network.add_routes_to_transit_gateway(reachable, ids.transit_gateway_id, attachment)
+        self.network.add_routes_to_transit_gateway(reachable, hub.transit_gateway_id, self.attachment)
         self._nacls(vpc, conf.cidr, net.hub_cidr, reachable, list(net.s3_cidrs), cfg.patch_source_cidrs(spoke))
 
         gateway = vpc.add_gateway_endpoint(
@@ -81,6 +81,16 @@ class SpokeNetworkStack(GovCloudStack):
                 actions=["s3:*"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:PrincipalAccount": all_accounts, "s3:ResourceAccount": all_accounts}},
+            )
+        )
+        gateway.add_to_policy(
+            # Red Hat's images lack the SSM agent and the AWS CLI: user data downloads the agent's package with an
+            # unsigned request, which carries no principal account. Only that AWS-owned bucket, read only.
+            iam.PolicyStatement(
+                sid="SsmAgentPackageForHostsWithoutIt",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject"],
+                resources=[f"arn:aws:s3:::amazon-ssm-{region}/latest/*"],
             )
         )
         gateway.add_to_policy(
@@ -119,25 +129,25 @@ class SpokeNetworkStack(GovCloudStack):
 
         # DNS from the hub.
         if net.dns_delivery == "ram":
-            for domain, rule_id in sorted(ids.resolver_rule_ids.items()):
+            for domain, rule_id in sorted(hub.resolver_rule_ids.items()):
                 resolver.CfnResolverRuleAssociation(
                     self, f"Forward{pascal(domain.replace('.', '-'))}", resolver_rule_id=rule_id, vpc_id=vpc.vpc_id
                 )
-            assert ids.firewall_rule_group_id is not None
             resolver.CfnFirewallRuleGroupAssociation(
                 self,
                 "DnsFirewall",
-                firewall_rule_group_id=ids.firewall_rule_group_id,
+                firewall_rule_group_id=hub.firewall_rule_group_id,
                 vpc_id=vpc.vpc_id,
                 priority=101,
-                mutation_protection="ENABLED",
+                # Production: nobody can change the association's rules in place; staging can be torn down.
+                mutation_protection="ENABLED" if cfg.is_production else "DISABLED",
                 name=f"{cfg.name}-{spoke}",
             )
             # The endpoint zones are associated by SpokeZonesStack, after the hub has authorized this VPC.
         else:
-            assert ids.profile_id is not None
+            assert hub.profile_id is not None
             profiles.CfnProfileAssociation(
-                self, "DnsProfile", profile_id=ids.profile_id, resource_id=vpc.vpc_id, name=f"{cfg.name}-{spoke}"
+                self, "DnsProfile", profile_id=hub.profile_id, resource_id=vpc.vpc_id, name=f"{cfg.name}-{spoke}"
             )
         query_logs = resolver.CfnResolverQueryLoggingConfig(
             self,
@@ -229,7 +239,15 @@ class SpokeZonesStack(GovCloudStack):
     ``NetworkAttachmentsStack`` once the VPC exists: so this stack comes after both."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, cfg: Config, spoke: str, vpc: ec2.IVpc, logs_key: kms.IKey
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: Config,
+        spoke: str,
+        vpc: ec2.IVpc,
+        hub: HubShares,
+        logs_key: kms.IKey,
     ) -> None:
         conf = cfg.network.spokes[spoke]
         super().__init__(
@@ -246,7 +264,7 @@ class SpokeZonesStack(GovCloudStack):
             self,
             "EndpointZones",
             mode="associate",
-            zone_ids=[cfg.network.ids.hosted_zone_ids[s] for s in shared],
+            zone_ids=[hub.zone_ids[s] for s in shared],
             log_key=logs_key,
             log_retention_days=cfg.logging.retention_days,
         )
