@@ -17,7 +17,7 @@ CDK        := $(CURDIR)/node_modules/.bin/cdk
 ENV        ?= kobe-stg
 CDK_OUT    ?= cdk.out
 
-.PHONY: setup synth synth-all test lint bench cost snapshot-update rules-doc review diff clean
+.PHONY: setup synth synth-all test lint bench cost snapshot-update rules-doc review diff deploy-check clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -59,6 +59,9 @@ review: setup
 
 diff: setup synth
 	ALLOW="$(ALLOW)" scripts/diff.sh $(or $(BASE),$(error give BASE=<git ref>, e.g. make diff BASE=origin/main)) $(ENV) $(CDK_OUT)
+
+deploy-check: setup synth
+	$(BIN)/python -m govcloud.review deploy-check $(CDK_OUT) --config config/$(ENV).toml
 
 cost: setup
 	$(BIN)/python -m govcloud.review cost --config config/$(ENV).toml --spokes 20

@@ -26,7 +26,8 @@ def after(stack: cdk.Stack, *producers: cdk.Stack) -> None:
 
 
 class GovCloudStage(cdk.Stage):
-    """All stacks of one environment. Stack names are ``<Env>-<Part>[-<suffix>]``, e.g. ``KobeStg-LogArchive``."""
+    """All stacks of one environment. On the CDK command line a stack is ``<Env>/<Part>[-<suffix>]``
+    (``KobeStg/LogArchive``); CloudFormation names it ``<Env>-<Part>[-<suffix>]`` (``KobeStg-LogArchive``)."""
 
     def __init__(self, scope: Construct, cfg: Config) -> None:
         super().__init__(scope, cfg.prefix)
