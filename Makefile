@@ -17,7 +17,7 @@ CDK        := $(CURDIR)/node_modules/.bin/cdk
 ENV        ?= kobe-stg
 CDK_OUT    ?= cdk.out
 
-.PHONY: setup synth synth-all test lint bench cost snapshot-update rules-doc review diff deploy-check clean
+.PHONY: setup synth synth-all test lint bench cost snapshot-update rules-doc review diff deploy-check schema clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -65,6 +65,9 @@ deploy-check: setup synth
 
 cost: setup
 	$(BIN)/python -m govcloud.review cost --config config/$(ENV).toml --spokes 20
+
+schema: setup
+	$(BIN)/python -m govcloud.config.schema
 
 rules-doc: setup
 	$(BIN)/python -m govcloud.compliance.catalogue > docs/RULES.md

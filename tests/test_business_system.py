@@ -9,8 +9,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from govcloud import naming
 from govcloud.config import ConfigError, parse
-from govcloud.constructs.host_agent import FAMILY
+from govcloud.os_profiles import PROFILES
 from govcloud.stage import GovCloudStage
 from tests.conftest import config_data
 from tests.support import admitted_roles, cli_context, props
@@ -64,7 +65,7 @@ def test_hosts_per_role_with_their_sizes_and_subnet_tiers(stg, stg_cfg) -> None:
             assert p["InstanceType"] == role.instance_type
             assert tags(instances[host])["Role"] == role_name
             root = p["BlockDeviceMappings"][0]
-            assert root["DeviceName"] == FAMILY[role.os].root_device
+            assert root["DeviceName"] == PROFILES[role.os].family.root_device
             assert root["Ebs"]["VolumeSize"] == role.root_volume_gb
             subnets.append(output_name(p["SubnetId"]))
         tier = "Application" if role.tier == "application" else "Data"
@@ -428,7 +429,7 @@ def test_session_manager_encrypts_logs_and_times_out(stg, stg_cfg) -> None:
     doc = props(by_short(stg.resources(SYS, "AWS::SSM::Document"))["SessionsPreferences"])
     assert doc["Name"] == "SSM-SessionManagerRunShell" and doc["DocumentType"] == "Session"
     inputs = doc["Content"]["inputs"]
-    assert inputs["s3BucketName"] == stg_cfg.log_bucket_name
+    assert inputs["s3BucketName"] == naming.log_bucket(stg_cfg)
     assert inputs["s3KeyPrefix"] == f"session-manager/{RR_ACCOUNT}"
     assert inputs["s3EncryptionEnabled"] is True and inputs["cloudWatchEncryptionEnabled"] is True
     assert inputs["kmsKeyId"] == {"Ref": lid_of(stg, "AWS::KMS::Key", "SessionsKey")}
@@ -695,7 +696,7 @@ def test_production_vault_lock_is_compliance_mode() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda s: s.update(spoke="linkage"), "that spoke lives in account role 'linkage'"),
+        (lambda s: s.update(spoke="linkage"), "that spoke lives in account 'linkage'"),
         (
             lambda s: s["roles"]["db"].update(callers=["web", "reporting"]),
             "systems.resident-registry.roles.db.callers[1]",

@@ -37,8 +37,10 @@ def test_kobe_configs_match_what_the_government_cloud_applies(stg_cfg, prod_cfg)
 
 
 def test_derived_names(stg_cfg) -> None:
-    assert stg_cfg.log_bucket_name == "kobe-stg-log-archive-111100000001-ap-northeast-1"
-    assert stg_cfg.log_archive_key_arn == "arn:aws:kms:ap-northeast-1:111100000001:alias/kobe-stg/log-archive"
+    from govcloud import naming
+
+    assert naming.log_bucket(stg_cfg) == "kobe-stg-log-archive-111100000001-ap-northeast-1"
+    assert naming.log_archive_key_arn(stg_cfg) == "arn:aws:kms:ap-northeast-1:111100000001:alias/kobe-stg/log-archive"
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
@@ -78,7 +80,7 @@ BAD_CONFIGS = [
     ("shared account id", _set("accounts.network.id", "111100000001"), ["accounts.network.id", "already used by accounts.log-archive"]),
     ("bad role name", lambda d: d["accounts"].update({"Resident_Registry": d["accounts"]["linkage"]}), ["accounts.Resident_Registry", "allowed form"]),
     ("unknown data class", _set("accounts.linkage.data_classes", ["mynumber"]), ["accounts.linkage.data_classes[0]", "'mynumber'", "'resident-data'"]),
-    ("missing network account", _delete("accounts.network"), ["accounts.network", "required account role is missing"]),
+    ("missing network account", _delete("accounts.network"), ["network.account = 'network'", "not an account of [accounts]"]),
     ("bad e-mail", _set("alarms.emails", ["ops@"]), ["alarms.emails", "'ops@'", "not a valid e-mail address"]),
     ("retention CloudWatch rejects", _set("logging.retention_days", 100), ["logging.retention_days", "100", "365"]),
     ("upper-case environment name", _set("environment.name", "Kobe-Stg"), ["environment.name", "'Kobe-Stg'", "allowed form"]),
@@ -87,7 +89,7 @@ BAD_CONFIGS = [
     ("reserved tag", _set("tags.System", "x"), ["tags.System", "reserved"]),
     ("invalid tag value", _set("tags.Owner", "a<b>"), ["tags.Owner", "invalid tag value"]),
     ("aws: tag prefix", lambda d: d["tags"].update({"aws:foo": "x"}), ["tags.aws:foo", "invalid tag key"]),
-    ("log archive role unknown", _set("log_archive.account", "archive"), ["log_archive.account", "'archive'", "known roles"]),
+    ("log archive role unknown", _set("log_archive.account", "archive"), ["log_archive.account", "'archive'", "known accounts"]),
     ("aws-managed alias", _set("log_archive.key_alias", "alias/aws/s3"), ["log_archive.key_alias", "reserved for AWS managed keys"]),
     ("lifecycle out of order", _set("log_archive.infrequent_access_after_days", 120), ["log_archive.glacier_after_days", "later than log_archive.infrequent_access_after_days"]),
     ("expiry before lock ends", _set("log_archive.object_lock_days", 500), ["log_archive.expire_after_days", "object_lock_days"]),
@@ -150,3 +152,67 @@ def test_resolve_environment_names() -> None:
         resolve("kobe-stg", "x.toml")
     with pytest.raises(ConfigError, match="known environments"):
         resolve("../etc/passwd", None)
+
+
+def test_the_json_schema_is_current_and_the_shipped_configs_satisfy_it() -> None:
+    """Editors validate config files against config/schema.json (the #:schema line); it must say what the models
+    say. Regenerate with make schema."""
+    import json
+    import tomllib
+
+    import jsonschema
+
+    from govcloud.config.schema import SCHEMA_FILE, json_schema, render
+
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == render(), "config/schema.json is stale: run make schema"
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted(CONFIG_DIR.glob("*.toml")):
+        assert path.read_text(encoding="utf-8").startswith("#:schema ./schema.json\n"), path
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert [e.message for e in validator.iter_errors(data)] == [], path
+    # ... and flags what the models reject: a typo'd key and a wrong type.
+    bad = config_data()
+    bad["log_archive"]["object_lock_dyas"] = 7
+    bad["accounts"]["network"]["id"] = 111100000002
+    errors = sorted(e.message for e in validator.iter_errors(bad))
+    assert any("object_lock_dyas" in e for e in errors) and any(
+        "111100000002 is not of type 'string'" in e for e in errors
+    )
+    assert json.loads(render())["properties"]["systems"]
+
+
+def test_cross_checks_run_even_when_other_tables_fail() -> None:
+    """One round of errors: a bad region does not hide a linkage dataset naming an unknown producer."""
+    data = config_data()
+    data["regions"]["primary"]["name"] = "us-east-1"
+    data["linkage"]["datasets"]["resident-moves"]["producer"] = "welfare"
+    with pytest.raises(ConfigError) as caught:
+        parse(data, "x.toml")
+    message = str(caught.value)
+    assert "regions.primary.name = 'us-east-1'" in message
+    assert "linkage.datasets.resident-moves.producer = 'welfare': not a linkage system" not in message  # reads regions
+    data = config_data()
+    data["alarms"]["emails"] = ["nope"]
+    data["log_archive"]["account"] = "archive"
+    data["tags"]["System"] = "x"
+    with pytest.raises(ConfigError, match=r"\(3 problems\)") as caught:
+        parse(data, "x.toml")
+    assert "log_archive.account = 'archive': not an account of [accounts]" in str(caught.value)
+    assert "tags.System = 'x': reserved" in str(caught.value)
+
+
+def test_a_bad_image_is_one_plain_line() -> None:
+    for value, expected in (
+        ("lates", "ami = 'lates': must be \"latest\" or a table of AMI IDs per region, e.g. { ap-northeast-1 = "),
+        ({"ap-northeast-1": "ami-xyz"}, "ami = {'ap-northeast-1': 'ami-xyz'}: 'ami-xyz' is not an AMI ID"),
+        ({"us-east-1": "ami-0a1b2c3d4e5f60001"}, "'us-east-1' is not a region of this landing zone"),
+    ):
+        data = config_data()
+        data["systems"]["resident-registry"]["roles"]["db"]["ami"] = value
+        with pytest.raises(ConfigError, match=r"\(1 problem\)") as caught:
+            parse(data, "x.toml")
+        line = str(caught.value).splitlines()[1]
+        assert line.startswith("  systems.resident-registry.roles.db.ami = ") and expected in line, line
+        assert "function-wrap" not in line and "literal" not in line

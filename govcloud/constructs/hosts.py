@@ -14,11 +14,9 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
-from govcloud.constructs.host_agent import AGENT_NAMESPACE, OsFamily
 from govcloud.constructs.keys import key_by_alias_statement
+from govcloud.os_profiles import AGENT_NAMESPACE, OsFamily
 from govcloud.prerequisites import AWS_OWNED_BUCKETS
-
-DATA_DEVICE = {"windows": "xvdf", "linux": "/dev/sdf"}
 
 
 @dataclass(frozen=True)
@@ -260,7 +258,7 @@ class HardenedHost(Construct):
                 "DataAttachment",
                 instance_id=self.instance.ref,
                 volume_id=self.data_volume.ref,
-                device=DATA_DEVICE[family.name],
+                device=family.data_device,
             )
         self._alarms(name, family, topic_arn)
 

@@ -12,8 +12,7 @@ from constructs import Construct
 
 from govcloud import netplan
 from govcloud.compliance.packs import acknowledge
-
-FLOW_LOG_PREFIX = "vpc-flow-logs/"
+from govcloud.naming import FLOW_LOGS_PREFIX
 
 
 class IsolatedVpc(Construct):
@@ -56,7 +55,7 @@ class IsolatedVpc(Construct):
             "FlowLog",
             destination=ec2.FlowLogDestination.to_s3(
                 log_bucket,
-                FLOW_LOG_PREFIX,
+                f"{FLOW_LOGS_PREFIX}/",
                 file_format=ec2.FlowLogFileFormat.PARQUET,
                 hive_compatible_partitions=False,
                 per_hour_partition=True,

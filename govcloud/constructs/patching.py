@@ -9,16 +9,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from govcloud.config import OperatingSystem, Patching, pascal
-from govcloud.constructs.host_agent import (
-    PATCH_FILTERS,
-    PATCH_OPERATING_SYSTEM,
-    RHEL_9_PRODUCTS,
-    rhel_repositories,
-    wsus_script,
-)
+from govcloud.config import Patching, pascal
 from govcloud.constructs.log_groups import encrypted_log_group
-from govcloud.naming import WAVE_TAG, WAVES
+from govcloud.naming import AGENT_CONFIG_TAG, SYSTEM_TAG, WAVE_TAG, WAVES
+from govcloud.os_profiles import PROFILES, mirror_repositories, wsus_script
 
 
 class PatchManagement(Construct):
@@ -34,7 +28,7 @@ class PatchManagement(Construct):
         system: str,
         name_prefix: str,
         settings: Patching,
-        patch_groups: Mapping[OperatingSystem, Sequence[str]],
+        patch_groups: Mapping[str, Sequence[str]],
         log_group_name: str,
         logs_key: kms.IKey,
         log_retention_days: int,
@@ -42,8 +36,13 @@ class PatchManagement(Construct):
         super().__init__(scope, construct_id)
         for os_name, groups in sorted(patch_groups.items()):
             self._baseline(os_name, groups, name_prefix, system, settings)
-        wsus = settings.sources.get("windows-server-2022-ja")
-        if wsus is not None and "windows-server-2022-ja" in patch_groups:
+        # One WSUS serves every Windows version (config validation: one URL).
+        wsus = next(
+            (settings.sources[os] for os in sorted(patch_groups) if PROFILES[os].patch_source == "wsus" and os in
+             settings.sources),
+            None,
+        )  # fmt: skip
+        if wsus is not None:
             ssm.CfnAssociation(
                 self,
                 "WindowsUpdateServer",
@@ -51,8 +50,8 @@ class PatchManagement(Construct):
                 name="AWS-RunPowerShellScript",
                 parameters={"commands": wsus_script(wsus.url)},
                 targets=[
-                    ssm.CfnAssociation.TargetProperty(key="tag:System", values=[system]),
-                    ssm.CfnAssociation.TargetProperty(key="tag:AgentConfig", values=["windows-events"]),
+                    ssm.CfnAssociation.TargetProperty(key=f"tag:{SYSTEM_TAG}", values=[system]),
+                    ssm.CfnAssociation.TargetProperty(key=f"tag:{AGENT_CONFIG_TAG}", values=["windows-events"]),
                 ],
                 schedule_expression="rate(1 day)",
             )
@@ -65,15 +64,16 @@ class PatchManagement(Construct):
             task = self._window(construct_id_, operation, schedule, wave, system, name_prefix, settings, log_group_name)
             task.node.add_dependency(output)
 
-    def _baseline(
-        self, os_name: OperatingSystem, groups: Sequence[str], name_prefix: str, system: str, settings: Patching
-    ) -> None:
+    def _baseline(self, os_name: str, groups: Sequence[str], name_prefix: str, system: str, settings: Patching) -> None:
+        profile = PROFILES[os_name]
         source = settings.sources.get(os_name)
         sources = None
-        if source is not None and os_name == "rhel-9":
+        if source is not None and profile.patch_source == "yum-mirror":
             sources = [
                 ssm.CfnPatchBaseline.PatchSourceProperty(
-                    name="city-rhel9-mirror", products=RHEL_9_PRODUCTS, configuration=rhel_repositories(source.url)
+                    name=f"city-{profile.mirror_label}-mirror",
+                    products=list(profile.mirror_products),
+                    configuration=mirror_repositories(profile, source.url),
                 )
             ]
         ssm.CfnPatchBaseline(
@@ -81,18 +81,18 @@ class PatchManagement(Construct):
             f"{pascal(os_name)}Baseline",
             name=f"{name_prefix}-{os_name}",
             description=f"{system} {os_name}: approved {settings.approve_after_days} days after release",
-            operating_system=PATCH_OPERATING_SYSTEM[os_name],
+            operating_system=profile.patch_operating_system,
             approval_rules=ssm.CfnPatchBaseline.RuleGroupProperty(
                 patch_rules=[
                     ssm.CfnPatchBaseline.RuleProperty(
                         approve_after_days=settings.approve_after_days,
                         compliance_level="CRITICAL",
                         # Linux only: also approve the bug-fix classification, not only security updates.
-                        enable_non_security=True if os_name != "windows-server-2022-ja" else None,
+                        enable_non_security=True if profile.approves_non_security else None,
                         patch_filter_group=ssm.CfnPatchBaseline.PatchFilterGroupProperty(
                             patch_filters=[
                                 ssm.CfnPatchBaseline.PatchFilterProperty(key=key, values=values)
-                                for key, values in PATCH_FILTERS[os_name].items()
+                                for key, values in profile.patch_filters.items()
                             ]
                         ),
                     )
@@ -124,7 +124,7 @@ class PatchManagement(Construct):
             cutoff=1,
             allow_unassociated_targets=False,
         )
-        tags = [ssm.CfnMaintenanceWindowTarget.TargetsProperty(key="tag:System", values=[system])]
+        tags = [ssm.CfnMaintenanceWindowTarget.TargetsProperty(key=f"tag:{SYSTEM_TAG}", values=[system])]
         if wave:
             tags.append(ssm.CfnMaintenanceWindowTarget.TargetsProperty(key=f"tag:{WAVE_TAG}", values=[wave]))
         target = ssm.CfnMaintenanceWindowTarget(

@@ -14,8 +14,8 @@ from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Backup
+from govcloud.naming import BACKUP_TAG
 
-BACKUP_TAG = "Backup"
 RULES = ("daily", "weekly", "monthly")
 SERVICE_ROLE_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
 

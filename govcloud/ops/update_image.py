@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from govcloud.config import LATEST_AMI_PARAMETERS, Config
+from govcloud.config import Config
 from govcloud.naming import IMAGE_TAG, ROLE_TAG, SYSTEM_TAG, WAVE_TAG, WAVES
 from govcloud.ops.aws import Access, ToolProblem, call
+from govcloud.os_profiles import PROFILES
 
 POLL_SECONDS = 15
 
@@ -51,7 +52,8 @@ def target_image(cfg: Config, system: str, role: str, ssm: Any) -> str:
     conf = cfg.systems[system].roles[role]
     if isinstance(conf.ami, dict):
         return conf.ami[cfg.regions.primary.name]
-    parameter = LATEST_AMI_PARAMETERS[conf.os]
+    parameter = PROFILES[conf.os].latest_ami_parameter
+    assert parameter is not None  # config validation: "latest" only where AWS publishes a parameter
     value: str = call(lambda: ssm.get_parameter(Name=parameter), f"reading {parameter}")["Parameter"]["Value"]
     return value
 

@@ -7,6 +7,7 @@ import jsii
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IValidation
 
+from govcloud import naming
 from govcloud.config import MANAGED_BY, Config, DataClassification
 from govcloud.constructs.buckets import AccessLogBucket
 
@@ -59,7 +60,7 @@ class GovCloudStack(cdk.Stack):
         return AccessLogBucket(
             self,
             "AccessLogBucket",
-            bucket_name=self.cfg.access_log_bucket_name(self.account, self.region),
+            bucket_name=naming.access_log_bucket(self.cfg, self.account, self.region),
             expire_after_days=self.cfg.log_archive.access_log_expire_after_days,
         ).bucket
 

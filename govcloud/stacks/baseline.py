@@ -6,13 +6,13 @@ from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from govcloud import naming
 from govcloud.config import Config
 from govcloud.constructs.account_guards import AccountGuards
 from govcloud.constructs.account_services import AccountTrail, ConfigRecorder, GuardDuty, SecurityHub
 from govcloud.constructs.keys import SERVICES_OF, DataKey, service_statement
 from govcloud.constructs.security_alarms import SecurityAlarms
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.log_archive import CLOUDTRAIL_PREFIX, CONFIG_PREFIX, trail_name
 
 KEY_CONSTRUCT_IDS = {
     "logs": "LogsKey",
@@ -20,11 +20,6 @@ KEY_CONSTRUCT_IDS = {
     "data-lake": "DataLakeKey",
     "linkage": "LinkageKey",
 }
-
-
-def key_alias(cfg: Config, data_class: str) -> str:
-    """Alias of an account's data key: deterministic, so that other accounts' policies can name the key."""
-    return f"alias/{cfg.name}/{data_class}"
 
 
 class SecurityBaselineStack(GovCloudStack):
@@ -49,7 +44,7 @@ class SecurityBaselineStack(GovCloudStack):
             "logs": DataKey(
                 self,
                 KEY_CONSTRUCT_IDS["logs"],
-                alias=f"alias/{cfg.name}/logs",
+                alias=naming.key_alias(cfg, "logs"),
                 data_class="logs",
                 description=f"{cfg.name} {role}: CloudWatch Logs and the security alarm topic",
                 via_services=[*SERVICES_OF["logs"], "ec2"] if ebs_class == "logs" else None,
@@ -82,7 +77,7 @@ class SecurityBaselineStack(GovCloudStack):
             self.keys[data_class] = DataKey(
                 self,
                 KEY_CONSTRUCT_IDS[data_class],
-                alias=key_alias(cfg, data_class),
+                alias=naming.key_alias(cfg, data_class),
                 data_class=data_class,
                 description=f"{cfg.name} {role}: {data_class} data",
             ).key
@@ -102,10 +97,10 @@ class SecurityBaselineStack(GovCloudStack):
             "SecurityAlarms",
             topic_key=logs_key,
             emails=cfg.alarms.emails,
-            topic_name=f"{cfg.name}-security-alarms",
+            topic_name=naming.security_topic(cfg),
         )
 
-        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
         services = cfg.account_services
         if services.guardduty:
             GuardDuty(self, "GuardDuty")
@@ -116,17 +111,17 @@ class SecurityBaselineStack(GovCloudStack):
                 self,
                 "Config",
                 log_bucket=log_bucket,
-                archive_key_arn=cfg.log_archive_key_arn,
-                prefix=CONFIG_PREFIX,
+                archive_key_arn=naming.log_archive_key_arn(cfg),
+                prefix=naming.CONFIG_PREFIX,
             )
         if services.cloudtrail:
             trail = AccountTrail(
                 self,
                 "CloudTrail",
-                trail_name=trail_name(cfg, "management"),
+                trail_name=naming.trail(cfg, "management"),
                 log_bucket=log_bucket,
-                prefix=CLOUDTRAIL_PREFIX,
-                archive_key_arn=cfg.log_archive_key_arn,
+                prefix=naming.CLOUDTRAIL_PREFIX,
+                archive_key_arn=naming.log_archive_key_arn(cfg),
                 log_key=logs_key,
                 log_retention_days=cfg.logging.retention_days,
             )

@@ -13,34 +13,26 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
+from govcloud import naming
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import (
     CITY_HALL,
     BusinessSystem,
     Config,
     HostRole,
-    OperatingSystem,
     pascal,
 )
 from govcloud.constructs.data_volumes import DataVolumes
-from govcloud.constructs.host_agent import FAMILY, NEEDS_SSM_AGENT, CloudWatchAgent, ssm_agent_install
+from govcloud.constructs.host_agent import CloudWatchAgent
 from govcloud.constructs.hosts import HardenedHost, HostIdentity, HostLogs
 from govcloud.constructs.keys import key_by_alias_statement
 from govcloud.constructs.patching import PatchManagement
 from govcloud.constructs.session_manager import SessionManager
-from govcloud.constructs.system_backup import BACKUP_TAG, SystemBackup
-from govcloud.naming import IMAGE_TAG, OS_TAG, ROLE_TAG, WAVE_TAG, host_name, wave_of
+from govcloud.constructs.system_backup import SystemBackup
+from govcloud.naming import AGENT_CONFIG_TAG, BACKUP_TAG, IMAGE_TAG, OS_TAG, ROLE_TAG, WAVE_TAG, host_name, wave_of
+from govcloud.os_profiles import PROFILES, ssm_agent_install
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.baseline import key_alias
-from govcloud.stacks.linkage import (
-    SUBSCRIBER_QUEUE_ACTIONS,
-    dataset_route,
-    exchange_bucket_name,
-    inbox_objects,
-    queue_key_alias,
-    subscriber_queue_name,
-)
-from govcloud.stacks.log_archive import SESSION_LOGS_PREFIX
+from govcloud.stacks.linkage import SUBSCRIBER_QUEUE_ACTIONS
 
 TIER_SUBNETS = {"application": "Application", "data": "Data"}
 HTTPS = 443
@@ -49,10 +41,6 @@ HTTPS = 443
 def host_id(role: str, index: int) -> str:
     """Logical ID and name suffix of a host: ``web`` 0 -> ``Web1``."""
     return f"{pascal(role)}{index + 1}"
-
-
-def patch_group(cfg: Config, system: str, role: str) -> str:
-    return f"{cfg.name}-{system}-{role}"
 
 
 class BusinessSystemStack(GovCloudStack):
@@ -85,17 +73,17 @@ class BusinessSystemStack(GovCloudStack):
         self.logs_key = logs_key
         self.topic = self._operations_topic(conf)
         self.groups = self._security_groups(conf)
-        name_prefix = f"{cfg.name}-{system}"
-        log_prefix = f"/{cfg.name}/{system}"
-        families = {FAMILY[role.os].log_group_suffix: FAMILY[role.os] for role in conf.roles.values()}
+        name_prefix = naming.system_prefix(cfg, system)
+        log_prefix = naming.system_log_prefix(cfg, system)
+        families = {PROFILES[r.os].family.log_group_suffix: PROFILES[r.os].family for r in conf.roles.values()}
 
         sessions = SessionManager(
             self,
             "Sessions",
-            key_alias=f"alias/{cfg.name}/{system}/sessions",
+            key_alias=naming.session_key_alias(cfg, system),
             description=f"{cfg.name} {system}",
-            log_bucket_name=cfg.log_bucket_name,
-            log_prefix=SESSION_LOGS_PREFIX,
+            log_bucket_name=naming.log_bucket(cfg),
+            log_prefix=naming.SESSION_LOGS_PREFIX,
             log_group_name=f"{log_prefix}/sessions",
             logs_key=logs_key,
             log_retention_days=cfg.logging.retention_days,
@@ -114,15 +102,15 @@ class BusinessSystemStack(GovCloudStack):
         identity = HostIdentity(
             self,
             "HostIdentity",
-            role_name=f"{name_prefix}-host",
+            role_name=naming.host_role(cfg, system),
             description=f"Hosts of {system}: Session Manager, CloudWatch agent, Patch Manager only",
             agent_parameter_names=agent.parameter_names,
             logs=HostLogs(
                 log_group_prefix=log_prefix,
                 logs_key=logs_key,
-                archive_bucket=cfg.log_bucket_name,
-                archive_prefix=SESSION_LOGS_PREFIX,
-                archive_account=cfg.log_archive_account_id,
+                archive_bucket=naming.log_bucket(cfg),
+                archive_prefix=naming.SESSION_LOGS_PREFIX,
+                archive_account=naming.log_archive_account_id(cfg),
                 archive_key_alias=cfg.log_archive.key_alias,
                 session_key=sessions.key,
             ),
@@ -150,9 +138,9 @@ class BusinessSystemStack(GovCloudStack):
         self._load_balancer(conf)
 
         assert cfg.patching is not None and cfg.backup is not None  # config validation requires both with systems
-        patch_groups: dict[OperatingSystem, list[str]] = {}
+        patch_groups: dict[str, list[str]] = {}
         for role_name, role in conf.roles.items():
-            patch_groups.setdefault(role.os, []).append(patch_group(cfg, system, role_name))
+            patch_groups.setdefault(role.os, []).append(naming.patch_group(cfg, system, role_name))
         PatchManagement(
             self,
             "Patching",
@@ -167,10 +155,10 @@ class BusinessSystemStack(GovCloudStack):
         SystemBackup(
             self,
             "Backup",
-            name=cfg.backup_vault_name(system),
+            name=naming.backup_vault(cfg, system),
             settings=cfg.backup,
             key=data_key,
-            copy_vault_arn=cfg.backup_vault_arn(system, cfg.regions.dr.name),
+            copy_vault_arn=naming.backup_vault_arn(cfg, system, cfg.regions.dr.name),
             tag_value=name_prefix,
             data_volumes=[h.data_volume for hosts in self.hosts.values() for h in hosts if h.data_volume],
             vpc=vpc,
@@ -184,7 +172,7 @@ class BusinessSystemStack(GovCloudStack):
         topic = sns.Topic(
             self,
             "OperationsTopic",
-            topic_name=f"{self.cfg.name}-{self.system}-operations",
+            topic_name=naming.operations_topic(self.cfg, self.system),
             display_name=f"{conf.name_ja} operations",
             master_key=self.logs_key,
             enforce_ssl=True,
@@ -280,13 +268,14 @@ class BusinessSystemStack(GovCloudStack):
                 iam.PolicyStatement(
                     sid="PostOwnDatasets",
                     actions=["execute-api:Invoke"],
-                    resources=[api + dataset_route("POST", name) for name in produces],
+                    resources=[api + naming.dataset_route("POST", name) for name in produces],
                 ),
                 iam.PolicyStatement(
                     sid="UploadToOwnInboxFolders",
                     actions=["s3:PutObject"],
                     resources=[
-                        f"arn:aws:s3:::{exchange_bucket_name(cfg)}/{inbox_objects(n, caller)}" for n in produces
+                        f"arn:aws:s3:::{naming.exchange_bucket(cfg)}/{naming.inbox_objects(n, caller)}"
+                        for n in produces
                     ],
                 ),
                 key_by_alias_statement(
@@ -294,7 +283,7 @@ class BusinessSystemStack(GovCloudStack):
                     ["kms:GenerateDataKey"],
                     account=account,
                     region=region,
-                    alias=key_alias(cfg, "linkage"),
+                    alias=naming.key_alias(cfg, "linkage"),
                     via="s3",
                 ),
             ]
@@ -303,19 +292,19 @@ class BusinessSystemStack(GovCloudStack):
                 iam.PolicyStatement(
                     sid="GetSubscribedRecords",
                     actions=["execute-api:Invoke"],
-                    resources=[api + dataset_route("GET", name) for name in subscribes],
+                    resources=[api + naming.dataset_route("GET", name) for name in subscribes],
                 ),
                 iam.PolicyStatement(
                     sid="ReadOwnQueue",
                     actions=SUBSCRIBER_QUEUE_ACTIONS,
-                    resources=[f"arn:aws:sqs:{region}:{account}:{subscriber_queue_name(cfg, caller)}"],
+                    resources=[f"arn:aws:sqs:{region}:{account}:{naming.subscriber_queue(cfg, caller)}"],
                 ),
                 key_by_alias_statement(
                     "DecryptQueueMessages",
                     ["kms:Decrypt"],
                     account=account,
                     region=region,
-                    alias=queue_key_alias(cfg),
+                    alias=naming.queue_key_alias(cfg),
                     via="sqs",
                 ),
             ]
@@ -357,7 +346,7 @@ class BusinessSystemStack(GovCloudStack):
         self, role_name: str, role: HostRole, index: int, identity: HostIdentity, backup_tag: dict[str, str]
     ) -> HardenedHost:
         cfg = self.cfg
-        family = FAMILY[role.os]
+        family = PROFILES[role.os].family
         subnets = self.vpc.select_subnets(subnet_group_name=TIER_SUBNETS[role.tier]).subnets
         region = cfg.regions.primary.name
         launch = role.launched_from or role.ami
@@ -377,9 +366,9 @@ class BusinessSystemStack(GovCloudStack):
             data_volume_gb=role.data_volume_gb,
             tags={
                 ROLE_TAG: role_name,
-                "Patch Group": patch_group(cfg, self.system, role_name),
+                "Patch Group": naming.patch_group(cfg, self.system, role_name),
                 WAVE_TAG: wave_of(index),
-                "AgentConfig": family.log_group_suffix,
+                AGENT_CONFIG_TAG: family.log_group_suffix,
                 OS_TAG: role.os,
                 IMAGE_TAG: role.ami[region] if isinstance(role.ami, dict) else role.ami,
                 **backup_tag,
@@ -387,7 +376,7 @@ class BusinessSystemStack(GovCloudStack):
             volume_tags=backup_tag,
             topic_arn=self.topic.topic_arn,
             termination_protection=cfg.is_production,
-            user_data=ssm_agent_install(region) if role.os in NEEDS_SSM_AGENT else None,
+            user_data=ssm_agent_install(region) if PROFILES[role.os].installs_ssm_agent else None,
         )
 
     def _load_balancer(self, conf: BusinessSystem) -> None:

@@ -12,12 +12,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from govcloud import naming
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import DATA_LAKE_ZONES, Config
 from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.keys import key_by_alias_statement
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.disaster_recovery import dr_key_alias, dr_key_alias_arn
 
 RESULTS = "results"
 # Who may read each bucket's objects; everyone else is denied by the bucket policy, whatever IAM says.
@@ -51,7 +51,7 @@ class DataLakeStack(GovCloudStack):
             bucket = SecureBucket(
                 self,
                 f"{zone.title()}Bucket",
-                bucket_name=cfg.data_lake_bucket_name(zone),
+                bucket_name=naming.data_lake_bucket(cfg, zone),
                 encryption_key=key,
                 access_logs=access_logs,
                 access_log_prefix=f"{zone}/",
@@ -106,7 +106,7 @@ class DataLakeStack(GovCloudStack):
     @staticmethod
     def _restrict(cfg: Config, bucket: s3.Bucket, zone: str) -> None:
         """Lake Formation does not govern direct S3 reads: the bucket policy closes that path."""
-        readers = sorted(cfg.data_lake_role_arn(r) for r in READERS[zone])
+        readers = sorted(naming.data_lake_role_arn(cfg, r) for r in READERS[zone])
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OnlyDataLakeRolesRead",
@@ -118,7 +118,7 @@ class DataLakeStack(GovCloudStack):
             )
         )
         if zone == "raw":
-            writers = sorted(cfg.data_lake_role_arn(r) for r in RAW_WRITERS)
+            writers = sorted(naming.data_lake_role_arn(cfg, r) for r in RAW_WRITERS)
             bucket.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid="OnlyIngestionWritesRaw",
@@ -134,18 +134,18 @@ class DataLakeStack(GovCloudStack):
         """Replication of the configured zones to Osaka, with a role that can do nothing else."""
         lake = cfg.data_lake
         dr_region = cfg.regions.dr.name
-        dr_key = dr_key_alias_arn(cfg, lake.account, "data-lake")
+        dr_key = naming.dr_key_alias_arn(cfg, lake.account, "data-lake")
         role = iam.Role(
             self,
             "ReplicationRole",
-            role_name=f"{cfg.name}-dl-replication",
+            role_name=naming.data_lake_role(cfg, "replication"),
             assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
             description="S3 replication of the data lake zones to Osaka; nothing else",
         )
         # Literal ARNs (bucket names are deterministic): a reference to the buckets would make the bucket, whose
         # replication configuration needs this policy, and the policy depend on each other.
-        sources = [f"arn:aws:s3:::{cfg.data_lake_bucket_name(z)}" for z in lake.replicate]
-        destinations = [f"arn:aws:s3:::{cfg.data_lake_bucket_name(z, dr_region)}" for z in lake.replicate]
+        sources = [f"arn:aws:s3:::{naming.data_lake_bucket(cfg, z)}" for z in lake.replicate]
+        destinations = [f"arn:aws:s3:::{naming.data_lake_bucket(cfg, z, dr_region)}" for z in lake.replicate]
         statements = [
             iam.PolicyStatement(
                 sid="ReadSourceConfiguration",
@@ -184,7 +184,7 @@ class DataLakeStack(GovCloudStack):
                 ["kms:Encrypt", "kms:GenerateDataKey"],
                 account=cfg.account_id(lake.account),
                 region=dr_region,
-                alias=dr_key_alias(cfg, "data-lake"),
+                alias=naming.dr_key_alias(cfg, "data-lake"),
                 via="s3",
             ),
         ]
@@ -212,7 +212,7 @@ class DataLakeStack(GovCloudStack):
                             sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(status="Enabled")
                         ),
                         destination=s3.CfnBucket.ReplicationDestinationProperty(
-                            bucket=f"arn:aws:s3:::{cfg.data_lake_bucket_name(zone, dr_region)}",
+                            bucket=f"arn:aws:s3:::{naming.data_lake_bucket(cfg, zone, dr_region)}",
                             encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
                                 replica_kms_key_id=dr_key
                             ),

@@ -13,11 +13,11 @@ from aws_cdk import aws_lakeformation as lakeformation
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from govcloud import naming
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import DATA_LAKE_ZONES, Config
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.data_lake import RESULTS
-from govcloud.stacks.log_archive import CLOUDTRAIL_PREFIX, trail_name
 
 CRAWLED = ("curated", "analytics")
 ANALYST_ZONES = ("curated", "analytics")
@@ -39,7 +39,7 @@ class DataLakeCatalogStack(GovCloudStack):
         )
         # The storage stack's buckets by their deterministic names: this stack reads no output of that one.
         buckets = {
-            z: s3.Bucket.from_bucket_name(self, f"{z.title()}Bucket", cfg.data_lake_bucket_name(z))
+            z: s3.Bucket.from_bucket_name(self, f"{z.title()}Bucket", naming.data_lake_bucket(cfg, z))
             for z in (*DATA_LAKE_ZONES, RESULTS)
         }
         self.databases = {
@@ -48,7 +48,7 @@ class DataLakeCatalogStack(GovCloudStack):
                 f"{zone.title()}Database",
                 catalog_id=account,
                 database_input=glue.CfnDatabase.DatabaseInputProperty(
-                    name=f"{cfg.name.replace('-', '_')}_{zone}",
+                    name=naming.glue_database(cfg, zone),
                     description=f"{cfg.name} data lake, {zone} zone",
                     location_uri=f"s3://{buckets[zone].bucket_name}/",
                 ),
@@ -65,15 +65,15 @@ class DataLakeCatalogStack(GovCloudStack):
             "steward": self._role("steward", people, "Reads every zone, the raw zone included"),
             "ingestion": self._role(
                 "ingestion",
-                iam.AccountPrincipal(cfg.account_id("linkage")).with_conditions(
+                iam.AccountPrincipal(cfg.account_id(cfg.linkage.account)).with_conditions(
                     {
                         "ArnLike": {
-                            "aws:PrincipalArn": f"arn:aws:iam::{cfg.account_id('linkage')}:role/{cfg.name}-linkage-*"
+                            "aws:PrincipalArn": naming.role_arn(
+                                cfg.account_id(cfg.linkage.account), naming.linkage_function_role(cfg, "*")
+                            )
                         }
                     }
-                )
-                if "linkage" in cfg.accounts
-                else people,
+                ),
                 "Writes into the raw zone; assumed by the linkage platform's handler roles",
             ),
             "crawler": self._role(
@@ -90,7 +90,7 @@ class DataLakeCatalogStack(GovCloudStack):
         self._grant_storage(cfg, buckets, key)
 
         # ----- Lake Formation: administrators, no IAMAllowedPrincipals defaults, locations, grants -----
-        admins = sorted({*lake.administrators, cfg.cdk_execution_role_arn(lake.account)})
+        admins = sorted({*lake.administrators, naming.cdk_execution_role_arn(cfg, lake.account)})
         settings = lakeformation.CfnDataLakeSettings(
             self,
             "LakeFormationSettings",
@@ -131,7 +131,7 @@ class DataLakeCatalogStack(GovCloudStack):
         security = glue.CfnSecurityConfiguration(
             self,
             "GlueSecurity",
-            name=f"{cfg.name}-dl",
+            name=naming.glue_security_configuration(cfg),
             encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
                 s3_encryptions=[
                     glue.CfnSecurityConfiguration.S3EncryptionProperty(
@@ -150,9 +150,9 @@ class DataLakeCatalogStack(GovCloudStack):
             crawler = glue.CfnCrawler(
                 self,
                 f"{zone.title()}Crawler",
-                name=f"{cfg.name}-dl-{zone}",
+                name=naming.crawler(cfg, zone),
                 role=self.roles["crawler"].role_arn,
-                database_name=f"{cfg.name.replace('-', '_')}_{zone}",
+                database_name=naming.glue_database(cfg, zone),
                 targets=glue.CfnCrawler.TargetsProperty(
                     s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{buckets[zone].bucket_name}/")]
                 ),
@@ -168,7 +168,7 @@ class DataLakeCatalogStack(GovCloudStack):
         self.workgroup = athena.CfnWorkGroup(
             self,
             "Workgroup",
-            name=f"{cfg.name}-dl",
+            name=naming.data_lake_workgroup(cfg),
             description="Data lake queries: enforced encryption, results bucket and scan limit",
             state="ENABLED",
             recursive_delete_option=False,
@@ -188,13 +188,13 @@ class DataLakeCatalogStack(GovCloudStack):
         self._grant_queries(cfg, buckets, key)
 
         # ----- Who read what: data events of every data lake bucket, to the log archive -----
-        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
         trail = cloudtrail.Trail(
             self,
             "DataEventsTrail",
-            trail_name=trail_name(cfg, "data-lake-events"),
+            trail_name=naming.trail(cfg, "data-lake-events"),
             bucket=log_bucket,
-            s3_key_prefix=CLOUDTRAIL_PREFIX,
+            s3_key_prefix=naming.CLOUDTRAIL_PREFIX,
             enable_file_validation=True,
             include_global_service_events=False,
             is_multi_region_trail=False,
@@ -207,7 +207,7 @@ class DataLakeCatalogStack(GovCloudStack):
         )
         cfn_trail = trail.node.default_child
         assert isinstance(cfn_trail, cloudtrail.CfnTrail)
-        cfn_trail.kms_key_id = cfg.log_archive_key_arn
+        cfn_trail.kms_key_id = naming.log_archive_key_arn(cfg)
         acknowledge(
             trail,
             "NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled",
@@ -219,7 +219,7 @@ class DataLakeCatalogStack(GovCloudStack):
         return iam.Role(
             self,
             f"{purpose.title().replace('-', '')}Role",
-            role_name=f"{self.cfg.name}-dl-{purpose}",
+            role_name=naming.data_lake_role(self.cfg, purpose),
             assumed_by=principal,
             description=description,
         )
@@ -316,7 +316,7 @@ class DataLakeCatalogStack(GovCloudStack):
         for who, zones in (("analyst", ANALYST_ZONES), ("steward", STEWARD_ZONES)):
             catalog = [f"arn:aws:glue:{self.region}:{self.account}:catalog"]
             for zone in zones:
-                db = f"{cfg.name.replace('-', '_')}_{zone}"
+                db = naming.glue_database(cfg, zone)
                 catalog += [
                     f"arn:aws:glue:{self.region}:{self.account}:database/{db}",
                     f"arn:aws:glue:{self.region}:{self.account}:table/{db}/*",

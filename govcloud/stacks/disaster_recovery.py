@@ -9,21 +9,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from govcloud import naming
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config, pascal
 from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.keys import DataKey
 from govcloud.constructs.system_backup import locked_vault
 from govcloud.stacks.base import GovCloudStack
-
-
-def dr_key_alias(cfg: Config, data_class: str) -> str:
-    return f"alias/{cfg.name}/{data_class}-dr"
-
-
-def dr_key_alias_arn(cfg: Config, role: str, data_class: str) -> str:
-    """Deterministic, so that Tokyo stacks can name the Osaka key without a cross-region reference."""
-    return f"arn:aws:kms:{cfg.regions.dr.name}:{cfg.account_id(role)}:{dr_key_alias(cfg, data_class)}"
 
 
 class DisasterRecoveryStack(GovCloudStack):
@@ -58,12 +50,12 @@ class DisasterRecoveryStack(GovCloudStack):
         key = DataKey(
             self,
             f"{pascal(system)}BackupKey",
-            alias=dr_key_alias(cfg, f"{system}-backup"),
+            alias=naming.dr_key_alias(cfg, f"{system}-backup"),
             data_class="resident-data",
             description=f"{cfg.name}: Osaka copies of the backups of {system}",
         ).key
         self.vaults[system] = locked_vault(
-            self, f"{pascal(system)}Vault", name=cfg.backup_vault_name(system, region), key=key, settings=cfg.backup
+            self, f"{pascal(system)}Vault", name=naming.backup_vault(cfg, system, region), key=key, settings=cfg.backup
         )
 
     def _data_lake_replicas(self, cfg: Config, account: str, region: str) -> None:
@@ -71,7 +63,7 @@ class DisasterRecoveryStack(GovCloudStack):
         key = DataKey(
             self,
             "DataLakeKey",
-            alias=dr_key_alias(cfg, "data-lake"),
+            alias=naming.dr_key_alias(cfg, "data-lake"),
             data_class="data-lake",
             description=f"{cfg.name}: Osaka replicas of the data lake zones",
         ).key
@@ -82,7 +74,7 @@ class DisasterRecoveryStack(GovCloudStack):
             replica = SecureBucket(
                 self,
                 f"{zone.title()}Replica",
-                bucket_name=cfg.data_lake_bucket_name(zone, region),
+                bucket_name=naming.data_lake_bucket(cfg, zone, region),
                 encryption_key=key,
                 access_logs=access_logs,
                 access_log_prefix=f"{zone}/",

@@ -25,6 +25,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from govcloud import naming
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import Config, pascal
 from govcloud.constructs.buckets import SecureBucket
@@ -34,25 +35,6 @@ from govcloud.constructs.log_groups import encrypted_log_group
 from govcloud.stacks.base import GovCloudStack
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
-API_VERSION = "v1"
-
-
-def exchange_bucket_name(cfg: Config) -> str:
-    account = cfg.account_id(cfg.linkage.account)
-    return f"{cfg.name}-linkage-exchange-{account}-{cfg.regions.primary.name}"
-
-
-def dataset_route(verb: str, dataset: str) -> str:
-    """The API route of a dataset: producers POST a batch, subscribers GET one record (``*`` is its ID)."""
-    suffix = "" if verb == "POST" else "/*"
-    return f"/{verb}/{API_VERSION}/datasets/{dataset}/records{suffix}"
-
-
-def inbox_objects(dataset: str, producer: str) -> str:
-    """Where a producer uploads files of a dataset in the exchange bucket (``*`` matches any)."""
-    return f"inbox/{dataset}/{producer}/*"
-
-
 # What a subscriber does with its queue: read, delete what it processed, extend its time; never send.
 SUBSCRIBER_QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
@@ -60,20 +42,6 @@ SUBSCRIBER_QUEUE_ACTIONS = [
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
 ]
-
-
-def subscriber_queue_name(cfg: Config, subscriber: str) -> str:
-    """Deterministic, so that a subscriber's roles (in its own account) can name the queue they read."""
-    return f"{cfg.name}-linkage-{subscriber}"
-
-
-def queue_key_alias(cfg: Config) -> str:
-    return f"alias/{cfg.name}/linkage-queues"
-
-
-def caller_role_arns(cfg: Config, system: str) -> list[str]:
-    entry = cfg.linkage.systems[system]
-    return [f"arn:aws:iam::{entry.account}:role/{name}" for name in entry.caller_roles]
 
 
 def callers_statement(
@@ -95,7 +63,9 @@ def callers_statement(
         actions=actions,
         resources=resources,
         conditions={
-            "ArnEquals": {"aws:PrincipalArn": sorted(arn for s in systems for arn in caller_role_arns(cfg, s))},
+            "ArnEquals": {
+                "aws:PrincipalArn": sorted(arn for s in systems for arn in naming.linkage_caller_role_arns(cfg, s))
+            },
             **(conditions or {}),
         },
     )
@@ -119,15 +89,15 @@ class LinkageDataStack(GovCloudStack):
         secure = SecureBucket(
             self,
             "ExchangeBucket",
-            bucket_name=exchange_bucket_name(cfg),
+            bucket_name=naming.exchange_bucket(cfg),
             encryption_key=key,
             access_logs=access_logs,
             access_log_prefix="exchange/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireExchange",
-                    expiration=cdk.Duration.days(400),
-                    noncurrent_version_expiration=cdk.Duration.days(30),
+                    expiration=cdk.Duration.days(link.exchange.expire_after_days),
+                    noncurrent_version_expiration=cdk.Duration.days(link.exchange.noncurrent_expire_after_days),
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
                 )
             ],
@@ -166,14 +136,14 @@ class LinkageDataStack(GovCloudStack):
                     [name],
                     sid=f"Upload{pascal(name)}",
                     actions=["s3:PutObject"],
-                    resources=[self.bucket.arn_for_objects(inbox_objects("*", name))],
+                    resources=[self.bucket.arn_for_objects(naming.inbox_objects("*", name))],
                 )
             )
 
         self.mac_key = kms.Key(
             self,
             "PseudonymizationKey",
-            alias=f"alias/{cfg.name}/linkage-pseudonymization",
+            alias=naming.pseudonymization_key_alias(cfg),
             description=f"{cfg.name}: HMAC key for pseudonymizing personal identifiers; it never leaves KMS",
             key_spec=kms.KeySpec.HMAC_256,
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
@@ -210,7 +180,7 @@ class LinkageDataStack(GovCloudStack):
         self.queue_key = DataKey(
             self,
             "QueueKey",
-            alias=queue_key_alias(cfg),
+            alias=naming.queue_key_alias(cfg),
             data_class="linkage",
             description=f"{cfg.name}: subscriber queues of the linkage platform",
             via_services=["sqs"],
@@ -262,7 +232,7 @@ class LinkageStack(GovCloudStack):
             classification="restricted",
         )
         self.logs_key = logs_key
-        self.bus = events.EventBus(self, "Bus", event_bus_name=f"{cfg.name}-linkage")
+        self.bus = events.EventBus(self, "Bus", event_bus_name=naming.linkage_bus(cfg))
         datasets_json = json.dumps(
             [
                 {
@@ -274,18 +244,18 @@ class LinkageStack(GovCloudStack):
                     "key_column": d.key_column,
                     "columns": d.columns,
                     "identifiers": list(d.identifiers),
-                    "roles": {s: caller_role_arns(cfg, s) for s in (d.producer, *d.subscribers)},
+                    "roles": {s: naming.linkage_caller_role_arns(cfg, s) for s in (d.producer, *d.subscribers)},
                 }
                 for name, d in sorted(link.datasets.items())
             ],
             ensure_ascii=False,
             sort_keys=True,
         )
-        ingestion_role = cfg.data_lake_role_arn("ingestion")
+        ingestion_role = naming.data_lake_role_arn(cfg, "ingestion")
         environment = {
             "DATASETS": datasets_json,
-            "EXCHANGE_BUCKET": exchange_bucket_name(cfg),
-            "RAW_BUCKET": cfg.data_lake_bucket_name("raw"),
+            "EXCHANGE_BUCKET": naming.exchange_bucket(cfg),
+            "RAW_BUCKET": naming.data_lake_bucket(cfg, "raw"),
             "INGESTION_ROLE_ARN": ingestion_role,
             "MAC_KEY_ID": data.mac_key.key_arn,
             "EVENT_BUS": self.bus.event_bus_name,
@@ -314,7 +284,7 @@ class LinkageStack(GovCloudStack):
                 sid="Exchange",
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 resources=[
-                    f"arn:aws:s3:::{exchange_bucket_name(cfg)}/{p}"
+                    f"arn:aws:s3:::{naming.exchange_bucket(cfg)}/{p}"
                     for p in ("inbox/*", "outbox/*", "records/*", "quarantine/*")
                 ],
             ),
@@ -346,8 +316,8 @@ class LinkageStack(GovCloudStack):
                 statements=statements,
                 log_key=logs_key,
                 log_retention_days=cfg.logging.retention_days,
-                log_group_name=f"/{cfg.name}/linkage/{purpose}",  # fixed: the policy names it literally
-                role_name=f"{cfg.name}-linkage-{purpose}",
+                log_group_name=naming.linkage_log_group(cfg, purpose),  # fixed: the policy names it literally
+                role_name=naming.linkage_function_role(cfg, purpose),
             )
             acknowledge_wildcards(
                 identity.policy,
@@ -430,7 +400,7 @@ class LinkageStack(GovCloudStack):
         inbox = events.EventPattern(
             source=["aws.s3"],
             detail_type=["Object Created"],
-            detail={"bucket": {"name": [exchange_bucket_name(cfg)]}, "object": {"key": [{"prefix": "inbox/"}]}},
+            detail={"bucket": {"name": [naming.exchange_bucket(cfg)]}, "object": {"key": [{"prefix": "inbox/"}]}},
         )
         forward = events.Rule(
             self, "ForwardInboxEvents", description="S3 inbox events to the linkage bus", event_pattern=inbox
@@ -458,7 +428,7 @@ class LinkageStack(GovCloudStack):
             dead = sqs.Queue(
                 self,
                 f"{pascal(subscriber)}DeadLetters",
-                queue_name=f"{subscriber_queue_name(cfg, subscriber)}-dead-letters",
+                queue_name=f"{naming.subscriber_queue(cfg, subscriber)}-dead-letters",
                 encryption=sqs.QueueEncryption.KMS,
                 encryption_master_key=data.queue_key,
                 enforce_ssl=True,
@@ -469,7 +439,7 @@ class LinkageStack(GovCloudStack):
             queue = sqs.Queue(
                 self,
                 f"{pascal(subscriber)}Queue",
-                queue_name=subscriber_queue_name(cfg, subscriber),
+                queue_name=naming.subscriber_queue(cfg, subscriber),
                 encryption=sqs.QueueEncryption.KMS,
                 encryption_master_key=data.queue_key,
                 enforce_ssl=True,
@@ -522,7 +492,7 @@ class LinkageStack(GovCloudStack):
                         systems,
                         sid=f"{verb.title()}{pascal(name)}",
                         actions=["execute-api:Invoke"],
-                        resources=[f"execute-api:/*{dataset_route(verb, name)}"],
+                        resources=[f"execute-api:/*{naming.dataset_route(verb, name)}"],
                         conditions={"StringEquals": {"aws:SourceVpce": [api_endpoints[s] for s in sorted(systems)]}},
                     )
                 )
@@ -532,7 +502,7 @@ class LinkageStack(GovCloudStack):
         api = apigw.RestApi(
             self,
             "Api",
-            rest_api_name=f"{cfg.name}-linkage",
+            rest_api_name=naming.linkage_api(cfg),
             description="Data linkage platform: records of each dataset, from its producer to its subscribers",
             endpoint_configuration=apigw.EndpointConfiguration(
                 types=[apigw.EndpointType.PRIVATE],
@@ -567,7 +537,7 @@ class LinkageStack(GovCloudStack):
         validator = api.add_request_validator("Validator", validate_request_body=True, validate_request_parameters=True)
         integration = apigw.LambdaIntegration(self.functions["api"])
         records = (
-            api.root.add_resource(API_VERSION)
+            api.root.add_resource(naming.LINKAGE_API_VERSION)
             .add_resource("datasets")
             .add_resource("{dataset}")
             .add_resource("records")

@@ -9,23 +9,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from govcloud import naming
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config
 from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.keys import DataKey, service_statement
 from govcloud.stacks.base import GovCloudStack
-
-# Prefixes of the central log bucket; each writer may write under its own prefix and nowhere else.
-CLOUDTRAIL_PREFIX = "cloudtrail"
-CONFIG_PREFIX = "config"
-FLOW_LOGS_PREFIX = "vpc-flow-logs"
-RESOLVER_LOGS_PREFIX = "resolver-query-logs"
-SESSION_LOGS_PREFIX = "session-manager"
-
-
-def trail_name(cfg: Config, purpose: str) -> str:
-    """Deterministic trail names; the log bucket admits trails named ``<env>-*`` only."""
-    return f"{cfg.name}-{purpose}"
 
 
 class LogArchiveStack(GovCloudStack):
@@ -33,7 +22,7 @@ class LogArchiveStack(GovCloudStack):
 
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config) -> None:
         region = cfg.regions.primary.name
-        account = cfg.log_archive_account_id
+        account = naming.log_archive_account_id(cfg)
         super().__init__(
             scope,
             construct_id,
@@ -96,7 +85,7 @@ class LogArchiveStack(GovCloudStack):
         log_bucket = SecureBucket(
             self,
             "LogBucket",
-            bucket_name=cfg.log_bucket_name,
+            bucket_name=naming.log_bucket(cfg),
             encryption_key=self.key,
             access_logs=self.access_logs,
             access_log_prefix="log-archive/",
@@ -133,7 +122,7 @@ class LogArchiveStack(GovCloudStack):
         """Bucket policy: each writer may write under its own prefix, for its own account, and nothing else."""
         bucket = self.bucket
         region = cfg.regions.primary.name
-        trail_arns = [f"arn:aws:cloudtrail:{region}:{acct}:trail/{trail_name(cfg, '*')}" for acct in member_accounts]
+        trail_arns = [f"arn:aws:cloudtrail:{region}:{acct}:trail/{naming.trail(cfg, '*')}" for acct in member_accounts]
         owner_full_control = {"s3:x-amz-acl": "bucket-owner-full-control"}
 
         def allow(sid: str, service: str, actions: list[str], resources: list[str], conditions: dict[str, Any]) -> None:
@@ -173,10 +162,12 @@ class LogArchiveStack(GovCloudStack):
                 f"CloudTrailWrite{acct}",
                 "cloudtrail.amazonaws.com",
                 ["s3:PutObject"],
-                [bucket.arn_for_objects(f"{CLOUDTRAIL_PREFIX}/AWSLogs/{acct}/*")],
+                [bucket.arn_for_objects(f"{naming.CLOUDTRAIL_PREFIX}/AWSLogs/{acct}/*")],
                 {
                     "StringEquals": owner_full_control,
-                    "StringLike": {"aws:SourceArn": f"arn:aws:cloudtrail:{region}:{acct}:trail/{trail_name(cfg, '*')}"},
+                    "StringLike": {
+                        "aws:SourceArn": f"arn:aws:cloudtrail:{region}:{acct}:trail/{naming.trail(cfg, '*')}"
+                    },
                 },
             )
             allow(
@@ -184,8 +175,8 @@ class LogArchiveStack(GovCloudStack):
                 "delivery.logs.amazonaws.com",
                 ["s3:PutObject"],
                 [
-                    bucket.arn_for_objects(f"{FLOW_LOGS_PREFIX}/AWSLogs/{acct}/*"),
-                    bucket.arn_for_objects(f"{RESOLVER_LOGS_PREFIX}/AWSLogs/{acct}/*"),
+                    bucket.arn_for_objects(f"{naming.FLOW_LOGS_PREFIX}/AWSLogs/{acct}/*"),
+                    bucket.arn_for_objects(f"{naming.RESOLVER_LOGS_PREFIX}/AWSLogs/{acct}/*"),
                 ],
                 {"StringEquals": {**owner_full_control, "aws:SourceAccount": acct}},
             )
@@ -193,7 +184,7 @@ class LogArchiveStack(GovCloudStack):
                 f"ConfigWrite{acct}",
                 "config.amazonaws.com",
                 ["s3:PutObject"],
-                [bucket.arn_for_objects(f"{CONFIG_PREFIX}/AWSLogs/{acct}/Config/*")],
+                [bucket.arn_for_objects(f"{naming.CONFIG_PREFIX}/AWSLogs/{acct}/Config/*")],
                 {"StringEquals": {**owner_full_control, "aws:SourceAccount": acct}},
             )
             # Session Manager writes with the instance role of each host, so the principal is the account.
@@ -202,7 +193,7 @@ class LogArchiveStack(GovCloudStack):
                     sid=f"SessionLogsWrite{acct}",
                     principals=[iam.AccountPrincipal(acct)],
                     actions=["s3:PutObject"],
-                    resources=[bucket.arn_for_objects(f"{SESSION_LOGS_PREFIX}/{acct}/*")],
+                    resources=[bucket.arn_for_objects(f"{naming.SESSION_LOGS_PREFIX}/{acct}/*")],
                 )
             )
         bucket.add_to_resource_policy(

@@ -19,13 +19,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from govcloud import netplan
+from govcloud import naming, netplan
 from govcloud.config import Config, pascal
 from govcloud.constructs.isolated_vpc import IsolatedVpc
 from govcloud.constructs.sdk_calls import SdkCalls
 from govcloud.constructs.transit import associate, propagate
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.log_archive import RESOLVER_LOGS_PREFIX
 
 HUB_TABLE = "hub"
 
@@ -81,7 +80,7 @@ class NetworkHubStack(GovCloudStack):
             system="network",
             classification="internal",
         )
-        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
         spoke_accounts = sorted({cfg.account_id(s.account) for s in net.spokes.values()})
         all_accounts = sorted({a.id for a in cfg.accounts.values()})
         spoke_cidrs = sorted(s.cidr for s in net.spokes.values())
@@ -337,7 +336,7 @@ class NetworkHubStack(GovCloudStack):
             self,
             "QueryLogging",
             name=f"{cfg.name}-hub",
-            destination_arn=f"arn:aws:s3:::{cfg.log_bucket_name}/{RESOLVER_LOGS_PREFIX}",
+            destination_arn=f"arn:aws:s3:::{naming.log_bucket(cfg)}/{naming.RESOLVER_LOGS_PREFIX}",
         )
         resolver.CfnResolverQueryLoggingConfigAssociation(
             self, "QueryLoggingHub", resolver_query_log_config_id=query_logs.attr_id, resource_id=self.hub.vpc.vpc_id

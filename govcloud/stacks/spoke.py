@@ -10,14 +10,13 @@ from aws_cdk import aws_route53resolver as resolver
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from govcloud import netplan
+from govcloud import naming, netplan
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config, pascal
 from govcloud.constructs.isolated_vpc import IsolatedVpc
 from govcloud.constructs.zone_sharing import ZoneSharing
 from govcloud.prerequisites import AWS_OWNED_BUCKETS
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.log_archive import RESOLVER_LOGS_PREFIX
 from govcloud.stacks.network_hub import HubShares, endpoint_policy_statement
 
 EPHEMERAL = (1024, 65535)
@@ -43,7 +42,7 @@ class SpokeNetworkStack(GovCloudStack):
             system=spoke,
             classification="internal",
         )
-        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", cfg.log_bucket_name)
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
         all_accounts = sorted({a.id for a in cfg.accounts.values()})
 
         self.network = IsolatedVpc(
@@ -153,7 +152,7 @@ class SpokeNetworkStack(GovCloudStack):
             self,
             "QueryLogging",
             name=f"{cfg.name}-{spoke}",
-            destination_arn=f"arn:aws:s3:::{cfg.log_bucket_name}/{RESOLVER_LOGS_PREFIX}",
+            destination_arn=f"arn:aws:s3:::{naming.log_bucket(cfg)}/{naming.RESOLVER_LOGS_PREFIX}",
         )
         resolver.CfnResolverQueryLoggingConfigAssociation(
             self, "QueryLoggingVpc", resolver_query_log_config_id=query_logs.attr_id, resource_id=vpc.vpc_id
