@@ -45,6 +45,7 @@ lint: setup synth
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy govcloud app.py
+	@for fn in govcloud/runtime/*/; do $(BIN)/mypy $$fn*.py || exit 1; done
 	@# W3005: CDK's AwsCustomResource singleton repeats, as DependsOn, the role it already references.
 	@# W3010: availability zones come from config on purpose, so that synth makes no AWS call.
 	$(BIN)/cfn-lint --non-zero-exit-code warning --ignore-checks W3005 W3010 -- $(CDK_OUT)/assembly-*/*.template.json

@@ -38,15 +38,27 @@ class GovCloudStage(cdk.Stage):
         tags.add("ManagedBy", MANAGED_BY)
         for key, value in sorted(cfg.tags.items()):
             tags.add(key, value)
+        self._foundation()
+        self._network()
+        self._data_lake()
+        self._linkage()
+        self._systems()
 
+    def _foundation(self) -> None:
+        """The log archive, then a security baseline in every account (its trail and Config recorder write into the
+        archive)."""
+        cfg = self.cfg
         self.log_archive = LogArchiveStack(self, "LogArchive", cfg=cfg)
         self.baselines: dict[str, SecurityBaselineStack] = {}
-        for role in cfg.accounts:
-            baseline = SecurityBaselineStack(self, f"Baseline-{pascal(role)}", cfg=cfg, role=role)
-            # The account's trail and Config recorder write into the log archive, which must exist first.
+        for account in cfg.accounts:
+            baseline = SecurityBaselineStack(self, f"Baseline-{pascal(account)}", cfg=cfg, account=account)
             after(baseline, self.log_archive)
-            self.baselines[role] = baseline
+            self.baselines[account] = baseline
 
+    def _network(self) -> None:
+        """The hub first, then the spokes (other accounts), then the hub-side half of their attachments, then each
+        spoke's association with the hub's endpoint zones."""
+        cfg = self.cfg
         # Network: the hub first, then the spokes (other accounts), then the hub-side half of their attachments.
         net = cfg.network
         self.hub = NetworkHubStack(self, "NetworkHub", cfg=cfg, logs_key=self.baselines[net.account].keys["logs"])
@@ -92,14 +104,17 @@ class GovCloudStage(cdk.Stage):
                     after(zones, self.spokes[name], self.attachments, self.baselines[spoke.account])
                     self.network_of[name].append(zones)
 
-        # Data lake: Osaka replicas first (replication needs its destination), then storage, then the catalog.
+    def _data_lake(self) -> None:
+        """Osaka replicas first (replication needs its destination), then storage, then the catalog."""
+        cfg = self.cfg
         lake = cfg.data_lake
         lake_baseline = self.baselines[lake.account]
         # One Osaka stack per account with data to protect: the data lake's and each business system's (an account
         # may be both; its stack then holds the replicas and the vault).
         protected = dict.fromkeys([lake.account, *(system.account for system in cfg.systems.values())])
         self.disaster_recovery = {
-            role: DisasterRecoveryStack(self, f"DR-{pascal(role)}", cfg=cfg, role=role) for role in protected
+            account: DisasterRecoveryStack(self, f"DR-{pascal(account)}", cfg=cfg, account=account)
+            for account in protected
         }
         self.data_lake = DataLakeStack(self, "DataLake", cfg=cfg, key=lake_baseline.keys["data-lake"])
         after(self.data_lake, lake_baseline, self.disaster_recovery[lake.account])
@@ -112,7 +127,9 @@ class GovCloudStage(cdk.Stage):
         )
         after(self.data_lake_catalog, self.data_lake, lake_baseline)
 
-        # Data linkage platform: storage and keys, then the functions, API and exchange in its spoke.
+    def _linkage(self) -> None:
+        """Storage and keys, then the functions, API and exchange in its spoke."""
+        cfg = self.cfg
         link = cfg.linkage
         link_baseline = self.baselines[link.account]
         self.linkage_data = LinkageDataStack(self, "LinkageData", cfg=cfg, key=link_baseline.keys["linkage"])
@@ -145,7 +162,9 @@ class GovCloudStage(cdk.Stage):
             self.data_lake_catalog,
         )
 
-        # Business systems: each in its own account and spoke, after its Osaka vault (the plan copies into it).
+    def _systems(self) -> None:
+        """Each in its own account and spoke, after its Osaka vault (the plan copies into it) and its network."""
+        cfg = self.cfg
         self.systems: dict[str, BusinessSystemStack] = {}
         for name, system in cfg.systems.items():
             baseline = self.baselines[system.account]

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from govcloud.config import CONFIG_DIR, Config, load, parse
+from govcloud.config import CONFIG_DIR, PROJECT_ROOT, Config, load, parse
 from tests.support import Synth, synth
+
+# Lambda runs each function folder as the root of its code: the tests import the handlers the same way.
+for function_dir in sorted((PROJECT_ROOT / "govcloud" / "runtime").iterdir()):
+    if function_dir.is_dir() and str(function_dir) not in sys.path:
+        sys.path.insert(0, str(function_dir))
 
 
 def config_data(env: str = "kobe-stg") -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.support import admitted_roles, props
 
 LINK = "KobeStg-Linkage"
@@ -223,3 +225,27 @@ def test_other_accounts_can_use_the_keys_they_need_and_only_through_their_servic
     read = {s.get("Sid"): s for s in queue_key["KeyPolicy"]["Statement"]}["SubscribersReadTheirQueues"]
     assert admitted_roles(read) == {"arn:aws:iam::111100000006:role/kobe-stg-tax-linkage"}
     assert read["Condition"]["StringEquals"] == {"kms:ViaService": "sqs.ap-northeast-1.amazonaws.com"}
+
+
+@pytest.mark.parametrize(
+    ("stack", "folder"), [(LINK, "linkage"), ("KobeStg-SpokeZones-ResidentRegistry", "zone_association")]
+)
+def test_each_function_is_its_runtime_folder_packaged_whole(stg, stack, folder) -> None:
+    """A new module in a function's folder ships with it: the asset is the folder, not a list of files."""
+    from govcloud.config import PROJECT_ROOT
+
+    keys = {
+        props(r)["Code"]["S3Key"].removesuffix(".zip")
+        for r in stg.resources(stack, "AWS::Lambda::Function").values()
+        if "S3Key" in props(r).get("Code", {}) and "Handler" in props(r) and "." in props(r)["Handler"]
+    }
+    source = PROJECT_ROOT / "govcloud" / "runtime" / folder
+    expected = sorted(
+        p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    packaged = [
+        sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file())
+        for d in (stg.outdir / f"asset.{key}" for key in keys)
+        if d.is_dir()
+    ]
+    assert expected and expected in packaged, (expected, packaged)

@@ -7,10 +7,9 @@ import datetime as dt
 import json
 
 import boto3
+import linkage  # the function's folder, as Lambda loads it (tests/conftest.py)
 import pytest
 from moto import mock_aws
-
-from govcloud.runtime import linkage
 
 TODAY = dt.date(2026, 11, 27)
 RR_ROLE = "arn:aws:iam::111100000003:role/kobe-stg-rr-app"

@@ -7,9 +7,8 @@ from typing import Any
 
 import boto3
 import pytest
+import zone_association  # the function's folder, as Lambda loads it (tests/conftest.py)
 from botocore.stub import Stubber
-
-from govcloud.runtime import zone_association
 
 VPC = {"VPCRegion": "ap-northeast-1", "VPCId": "vpc-0abc"}
 

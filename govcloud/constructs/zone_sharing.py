@@ -14,7 +14,7 @@ from constructs import Construct
 from govcloud.compliance.packs import acknowledge
 from govcloud.constructs.function_identity import function_identity
 
-RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime" / "zone_association"
 
 
 class ZoneSharing(Construct):
@@ -58,9 +58,7 @@ class ZoneSharing(Construct):
             "Function",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="zone_association.handler",
-            code=lambda_.Code.from_asset(
-                str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc", "*", "!zone_association.py"]
-            ),
+            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
             role=identity.role,
             timeout=cdk.Duration.minutes(5),
             memory_size=256,

@@ -13,7 +13,7 @@ from govcloud.constructs.buckets import AccessLogBucket
 
 
 class GovCloudStack(cdk.Stack):
-    """A stack pinned to one account (``role``, an account role of config) and region (the primary one unless
+    """A stack pinned to one account (``account``, its name in ``[accounts]``) and region (the primary one unless
     ``region`` says otherwise).
 
     It answers availability-zone questions from config, so synth never asks AWS; it tags every resource with
@@ -26,7 +26,7 @@ class GovCloudStack(cdk.Stack):
         construct_id: str,
         *,
         cfg: Config,
-        role: str,
+        account: str,
         region: str | None = None,
         summary: str,
         system: str,
@@ -36,7 +36,7 @@ class GovCloudStack(cdk.Stack):
         super().__init__(
             scope,
             construct_id,
-            env=cdk.Environment(account=cfg.account_id(role), region=region),
+            env=cdk.Environment(account=cfg.account_id(account), region=region),
             description=f"{cfg.municipality.name_romaji} City ({cfg.municipality.name_ja}) {cfg.name}: {summary}",
             termination_protection=cfg.is_production,
         )

@@ -25,28 +25,37 @@ KEY_CONSTRUCT_IDS = {
 class SecurityBaselineStack(GovCloudStack):
     """One per account of the environment, in the primary region."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, role: str) -> None:
-        account = cfg.accounts[role]
-        region = cfg.regions.primary.name
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, account: str) -> None:
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            role=role,
-            summary=f"security baseline of the '{role}' account (KMS keys, account guards, alarms, budget)",
+            account=account,
+            summary=f"security baseline of the '{account}' account (KMS keys, account guards, alarms, budget)",
             system="baseline",
             classification="internal",
         )
-        self.role = role
-        ebs_class = account.data_classes[0] if account.data_classes else "logs"
+        self.account_name = account
+        settings = cfg.accounts[account]
+        ebs_class = settings.data_classes[0] if settings.data_classes else "logs"
+        self._keys(ebs_class)
+        self._guards(ebs_class)
+        self._alarms()
+        self._account_services()
+        self._budget()
 
+    def _keys(self, ebs_class: str) -> None:
+        """The logs key, and one key per data class the account holds."""
+        cfg, name = self.cfg, self.account_name
+        account = cfg.accounts[name]
+        region = cfg.regions.primary.name
         self.keys = {
             "logs": DataKey(
                 self,
                 KEY_CONSTRUCT_IDS["logs"],
                 alias=naming.key_alias(cfg, "logs"),
                 data_class="logs",
-                description=f"{cfg.name} {role}: CloudWatch Logs and the security alarm topic",
+                description=f"{cfg.name} {name}: CloudWatch Logs and the security alarm topic",
                 via_services=[*SERVICES_OF["logs"], "ec2"] if ebs_class == "logs" else None,
                 service_statements=[
                     service_statement(
@@ -79,27 +88,33 @@ class SecurityBaselineStack(GovCloudStack):
                 KEY_CONSTRUCT_IDS[data_class],
                 alias=naming.key_alias(cfg, data_class),
                 data_class=data_class,
-                description=f"{cfg.name} {role}: {data_class} data",
+                description=f"{cfg.name} {name}: {data_class} data",
             ).key
-        logs_key = self.keys["logs"]
 
+    def _guards(self, ebs_class: str) -> None:
+        cfg, name = self.cfg, self.account_name
         AccountGuards(
             self,
             "AccountGuards",
             ebs_key=self.keys[ebs_class],
-            analyzer_name=f"{cfg.name}-{role}",
-            log_key=logs_key,
+            analyzer_name=f"{cfg.name}-{name}",
+            log_key=self.keys["logs"],
             log_retention_days=cfg.logging.retention_days,
         )
 
+    def _alarms(self) -> None:
+        cfg = self.cfg
         self.alarms = SecurityAlarms(
             self,
             "SecurityAlarms",
-            topic_key=logs_key,
+            topic_key=self.keys["logs"],
             emails=cfg.alarms.emails,
             topic_name=naming.security_topic(cfg),
         )
 
+    def _account_services(self) -> None:
+        """The services the Government Cloud may already provide, each behind its switch."""
+        cfg = self.cfg
         log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
         services = cfg.account_services
         if services.guardduty:
@@ -122,16 +137,19 @@ class SecurityBaselineStack(GovCloudStack):
                 log_bucket=log_bucket,
                 prefix=naming.CLOUDTRAIL_PREFIX,
                 archive_key_arn=naming.log_archive_key_arn(cfg),
-                log_key=logs_key,
+                log_key=self.keys["logs"],
                 log_retention_days=cfg.logging.retention_days,
             )
             self.alarms.add_trail_alarms(trail.log_group)
 
+    def _budget(self) -> None:
+        cfg, name = self.cfg, self.account_name
+        account = cfg.accounts[name]
         budgets.CfnBudget(
             self,
             "MonthlyBudget",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=f"{cfg.name}-{role}-monthly",
+                budget_name=f"{cfg.name}-{name}-monthly",
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(amount=account.monthly_budget_usd, unit="USD"),

@@ -38,9 +38,9 @@ TIER_SUBNETS = {"application": "Application", "data": "Data"}
 HTTPS = 443
 
 
-def host_id(role: str, index: int) -> str:
+def host_id(host_role: str, index: int) -> str:
     """Logical ID and name suffix of a host: ``web`` 0 -> ``Web1``."""
-    return f"{pascal(role)}{index + 1}"
+    return f"{pascal(host_role)}{index + 1}"
 
 
 class BusinessSystemStack(GovCloudStack):
@@ -62,7 +62,7 @@ class BusinessSystemStack(GovCloudStack):
             scope,
             construct_id,
             cfg=cfg,
-            role=conf.account,
+            account=conf.account,
             summary=f"business system '{system}' ({conf.name_ja}): hosts, load balancer, monitoring, patching, backup",
             system=system,
             classification="restricted",
@@ -73,8 +73,18 @@ class BusinessSystemStack(GovCloudStack):
         self.logs_key = logs_key
         self.topic = self._operations_topic(conf)
         self.groups = self._security_groups(conf)
+        identity = self._host_identity()
+        self._hosts(identity)
+        self._patching()
+        self._backup()
+
+    def _host_identity(self) -> HostIdentity:
+        """Session Manager, the CloudWatch agent, the role the hosts run as, and the linkage callers they assume."""
+        cfg, system = self.cfg, self.system
+        conf = cfg.systems[system]
         name_prefix = naming.system_prefix(cfg, system)
         log_prefix = naming.system_log_prefix(cfg, system)
+        logs_key = self.logs_key
         families = {PROFILES[r.os].family.log_group_suffix: PROFILES[r.os].family for r in conf.roles.values()}
 
         sessions = SessionManager(
@@ -95,7 +105,7 @@ class BusinessSystemStack(GovCloudStack):
             name_prefix=name_prefix,
             log_group_prefix=log_prefix,
             families=families,
-            operating_systems=[role.os for role in conf.roles.values()],
+            operating_systems=[spec.os for spec in conf.roles.values()],
             logs_key=logs_key,
             log_retention_days=cfg.logging.retention_days,
         )
@@ -117,11 +127,17 @@ class BusinessSystemStack(GovCloudStack):
         )
 
         self.linkage_callers = self._linkage_callers(identity.role)
+        return identity
 
+    def _hosts(self, identity: HostIdentity) -> None:
+        """The hosts of every role, their data volumes mounted, and the load balancer."""
+        cfg, system = self.cfg, self.system
+        conf = cfg.systems[system]
+        name_prefix = naming.system_prefix(cfg, system)
         backup_tag = {BACKUP_TAG: name_prefix}
         self.hosts: dict[str, list[HardenedHost]] = {
-            role_name: [self._host(role_name, role, i, identity, backup_tag) for i in range(role.count)]
-            for role_name, role in conf.roles.items()
+            host_role: [self._host(host_role, spec, i, identity, backup_tag) for i in range(spec.count)]
+            for host_role, spec in conf.roles.items()
         }
         volumes = DataVolumes(self, "DataVolumes", name=f"{name_prefix}-data-volume")
         for hosts in self.hosts.values():
@@ -137,10 +153,16 @@ class BusinessSystemStack(GovCloudStack):
                     )
         self._load_balancer(conf)
 
+    def _patching(self) -> None:
+        cfg, system = self.cfg, self.system
+        conf = cfg.systems[system]
+        name_prefix = naming.system_prefix(cfg, system)
+        log_prefix = naming.system_log_prefix(cfg, system)
+        logs_key = self.logs_key
         assert cfg.patching is not None and cfg.backup is not None  # config validation requires both with systems
         patch_groups: dict[str, list[str]] = {}
-        for role_name, role in conf.roles.items():
-            patch_groups.setdefault(role.os, []).append(naming.patch_group(cfg, system, role_name))
+        for host_role, spec in conf.roles.items():
+            patch_groups.setdefault(spec.os, []).append(naming.patch_group(cfg, system, host_role))
         PatchManagement(
             self,
             "Patching",
@@ -152,17 +174,22 @@ class BusinessSystemStack(GovCloudStack):
             logs_key=logs_key,
             log_retention_days=cfg.logging.retention_days,
         )
+
+    def _backup(self) -> None:
+        cfg, system = self.cfg, self.system
+        name_prefix = naming.system_prefix(cfg, system)
+        assert cfg.backup is not None  # config validation requires it with systems
         SystemBackup(
             self,
             "Backup",
             name=naming.backup_vault(cfg, system),
             settings=cfg.backup,
-            key=data_key,
+            key=self.data_key,
             copy_vault_arn=naming.backup_vault_arn(cfg, system, cfg.regions.dr.name),
             tag_value=name_prefix,
             data_volumes=[h.data_volume for hosts in self.hosts.values() for h in hosts if h.data_volume],
-            vpc=vpc,
-            restore_subnet=vpc.select_subnets(subnet_group_name="Application").subnets[0],
+            vpc=self.vpc,
+            restore_subnet=self.vpc.select_subnets(subnet_group_name="Application").subnets[0],
             endpoints_cidr=cfg.network.hub_cidr,
         )
 
@@ -200,12 +227,12 @@ class BusinessSystemStack(GovCloudStack):
         )
         assert not any(cdk.Token.is_unresolved(c) for c in own_endpoint_subnets)  # literal CIDRs for cdk-nag rules
         groups: dict[str, ec2.SecurityGroup] = {}
-        for role_name, role in conf.roles.items():
+        for host_role, spec in conf.roles.items():
             group = ec2.SecurityGroup(
                 self,
-                f"{pascal(role_name)}SecurityGroup",
+                f"{pascal(host_role)}SecurityGroup",
                 vpc=self.vpc,
-                description=f"{self.system} {role_name} hosts",
+                description=f"{self.system} {host_role} hosts",
                 allow_all_outbound=False,
             )
             group.add_egress_rule(ec2.Peer.ipv4(net.hub_cidr), ec2.Port.tcp(HTTPS), "Hub endpoints (SSM, logs, KMS)")
@@ -214,23 +241,23 @@ class BusinessSystemStack(GovCloudStack):
             group.add_egress_rule(
                 ec2.Peer.prefix_list(net.s3_prefix_list_id), ec2.Port.tcp(HTTPS), "S3 (agents, patches, repositories)"
             )
-            source = patching.sources.get(role.os) if patching else None
+            source = patching.sources.get(spec.os) if patching else None
             if source is not None:
                 group.add_egress_rule(ec2.Peer.ipv4(source.cidr), ec2.Port.tcp(HTTPS), f"Patch source {source.url}")
-            groups[role_name] = group
-        for role_name, role in conf.roles.items():
-            for caller in role.callers:
-                for port in role.ports:
+            groups[host_role] = group
+        for host_role, spec in conf.roles.items():
+            for caller in spec.callers:
+                for port in spec.ports:
                     if caller == CITY_HALL:
                         for cidr in city_hall:
-                            groups[role_name].add_ingress_rule(
-                                ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), f"City hall to {role_name}"
+                            groups[host_role].add_ingress_rule(
+                                ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), f"City hall to {host_role}"
                             )
                     else:
                         groups[caller].connections.allow_to(
-                            groups[role_name], ec2.Port.tcp(port), f"{caller} to {role_name}"
+                            groups[host_role], ec2.Port.tcp(port), f"{caller} to {host_role}"
                         )
-        balanced = [name for name, role in conf.roles.items() if role.load_balancer]
+        balanced = [name for name, spec in conf.roles.items() if spec.load_balancer]
         if balanced:
             lb = ec2.SecurityGroup(
                 self,
@@ -248,7 +275,7 @@ class BusinessSystemStack(GovCloudStack):
 
     # ----- identities: the linkage callers the hosts assume -----
 
-    def _linkage_callers(self, host_role: iam.IRole) -> list[iam.Role]:
+    def _linkage_callers(self, host_iam_role: iam.IRole) -> list[iam.Role]:
         """The roles this system calls the data linkage platform with, as named in ``linkage.systems``, assumed
         by its hosts. The platform's resource policies (API, exchange bucket, queue, keys) admit these roles by
         name; a call across accounts also needs the caller's own permission, which is this policy: the API routes,
@@ -310,17 +337,17 @@ class BusinessSystemStack(GovCloudStack):
             ]
         if not statements:
             return []
-        roles = [
+        caller_roles = [
             iam.Role(
                 self,
                 f"LinkageCaller-{name}",
                 role_name=name,
-                assumed_by=host_role,
+                assumed_by=host_iam_role,
                 description=f"{self.system} calling the data linkage platform as {caller!r}",
             )
             for name in link.systems[caller].caller_roles
         ]
-        policy = iam.ManagedPolicy(self, "LinkageCallerPolicy", roles=roles, statements=statements)
+        policy = iam.ManagedPolicy(self, "LinkageCallerPolicy", roles=caller_roles, statements=statements)
         acknowledge_wildcards(
             policy,
             statements,
@@ -331,60 +358,62 @@ class BusinessSystemStack(GovCloudStack):
         iam.ManagedPolicy(
             self,
             "HostsAssumeLinkageCaller",
-            roles=[host_role],
+            roles=[host_iam_role],
             statements=[
                 iam.PolicyStatement(
-                    sid="AssumeLinkageCallerRoles", actions=["sts:AssumeRole"], resources=[r.role_arn for r in roles]
+                    sid="AssumeLinkageCallerRoles",
+                    actions=["sts:AssumeRole"],
+                    resources=[r.role_arn for r in caller_roles],
                 )
             ],
         )
-        return roles
+        return caller_roles
 
     # ----- hosts -----
 
     def _host(
-        self, role_name: str, role: HostRole, index: int, identity: HostIdentity, backup_tag: dict[str, str]
+        self, host_role: str, spec: HostRole, index: int, identity: HostIdentity, backup_tag: dict[str, str]
     ) -> HardenedHost:
         cfg = self.cfg
-        family = PROFILES[role.os].family
-        subnets = self.vpc.select_subnets(subnet_group_name=TIER_SUBNETS[role.tier]).subnets
+        family = PROFILES[spec.os].family
+        subnets = self.vpc.select_subnets(subnet_group_name=TIER_SUBNETS[spec.tier]).subnets
         region = cfg.regions.primary.name
-        launch = role.launched_from or role.ami
+        launch = spec.launched_from or spec.ami
         assert isinstance(launch, dict)  # config validation: "latest" needs a pinned launched_from
         return HardenedHost(
             self,
-            host_id(role_name, index),
-            name=host_name(cfg.name, self.system, role_name, index),
+            host_id(host_role, index),
+            name=host_name(cfg.name, self.system, host_role, index),
             family=family,
             image_id=launch[region],
-            instance_type=role.instance_type,
+            instance_type=spec.instance_type,
             subnet=subnets[index % len(subnets)],  # spread over the zones in order
-            security_group_id=self.groups[role_name].security_group_id,
+            security_group_id=self.groups[host_role].security_group_id,
             profile_name=identity.profile_name,
             key=self.data_key,
-            root_volume_gb=role.root_volume_gb,
-            data_volume_gb=role.data_volume_gb,
+            root_volume_gb=spec.root_volume_gb,
+            data_volume_gb=spec.data_volume_gb,
             tags={
-                ROLE_TAG: role_name,
-                "Patch Group": naming.patch_group(cfg, self.system, role_name),
+                ROLE_TAG: host_role,
+                "Patch Group": naming.patch_group(cfg, self.system, host_role),
                 WAVE_TAG: wave_of(index),
                 AGENT_CONFIG_TAG: family.log_group_suffix,
-                OS_TAG: role.os,
-                IMAGE_TAG: role.ami[region] if isinstance(role.ami, dict) else role.ami,
+                OS_TAG: spec.os,
+                IMAGE_TAG: spec.ami[region] if isinstance(spec.ami, dict) else spec.ami,
                 **backup_tag,
             },
             volume_tags=backup_tag,
             topic_arn=self.topic.topic_arn,
             termination_protection=cfg.is_production,
-            user_data=ssm_agent_install(region) if PROFILES[role.os].installs_ssm_agent else None,
+            user_data=ssm_agent_install(region) if PROFILES[spec.os].installs_ssm_agent else None,
         )
 
     def _load_balancer(self, conf: BusinessSystem) -> None:
-        balanced = [name for name, role in conf.roles.items() if role.load_balancer]
+        balanced = [name for name, spec in conf.roles.items() if spec.load_balancer]
         if not balanced:
             return
-        role_name = balanced[0]
-        role = conf.roles[role_name]
+        host_role = balanced[0]
+        spec = conf.roles[host_role]
         assert conf.certificate_arn is not None  # config validation requires it
         lb = elbv2.ApplicationLoadBalancer(
             self,
@@ -418,9 +447,9 @@ class BusinessSystemStack(GovCloudStack):
             open=False,
         )
         listener.add_targets(
-            pascal(role_name),
-            port=role.ports[0],
+            pascal(host_role),
+            port=spec.ports[0],
             protocol=elbv2.ApplicationProtocol.HTTPS,
-            targets=[elb_targets.InstanceIdTarget(host.instance.ref) for host in self.hosts[role_name]],
+            targets=[elb_targets.InstanceIdTarget(host.instance.ref) for host in self.hosts[host_role]],
             health_check=elbv2.HealthCheck(protocol=elbv2.Protocol.HTTPS, healthy_http_codes="200-399"),
         )

@@ -38,7 +38,7 @@ class DataLakeStack(GovCloudStack):
             scope,
             construct_id,
             cfg=cfg,
-            role=lake.account,
+            account=lake.account,
             summary="data lake storage (raw, curated, analytics and query-result buckets, replication to Osaka)",
             system="data-lake",
             classification="restricted",

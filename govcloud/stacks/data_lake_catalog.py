@@ -27,18 +27,29 @@ STEWARD_ZONES = DATA_LAKE_ZONES
 class DataLakeCatalogStack(GovCloudStack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey, logs_key: kms.IKey) -> None:
         lake = cfg.data_lake
-        account = cfg.account_id(lake.account)
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            role=lake.account,
+            account=lake.account,
             summary="data lake catalog and access (Glue, Athena, Lake Formation, roles, data-event trail)",
             system="data-lake",
             classification="restricted",
         )
-        # The storage stack's buckets by their deterministic names: this stack reads no output of that one.
-        buckets = {
+        self.key, self.logs_key = key, logs_key
+        self._databases()
+        self._roles()
+        self._lake_formation()
+        self._crawlers()
+        self._workgroup()
+        self._data_events_trail()
+
+    def _databases(self) -> None:
+        """The storage stack's buckets by their deterministic names (this stack reads no output of that one), and
+        a Glue database per zone."""
+        cfg = self.cfg
+        account = cfg.account_id(cfg.data_lake.account)
+        self.buckets = buckets = {
             z: s3.Bucket.from_bucket_name(self, f"{z.title()}Bucket", naming.data_lake_bucket(cfg, z))
             for z in (*DATA_LAKE_ZONES, RESULTS)
         }
@@ -58,7 +69,10 @@ class DataLakeCatalogStack(GovCloudStack):
         for database in self.databases.values():
             database.apply_removal_policy(cdk.RemovalPolicy.RETAIN)  # tables the crawlers found live inside
 
-        # ----- Roles (fixed names: the bucket policies of the storage stack name them) -----
+    def _roles(self) -> None:
+        """Fixed names: the bucket policies of the storage stack name them."""
+        cfg = self.cfg
+        account = cfg.account_id(cfg.data_lake.account)
         people = iam.AccountPrincipal(account)
         self.roles = {
             "analyst": self._role("analyst", people, "Reads the curated and analytics zones through Athena"),
@@ -87,9 +101,11 @@ class DataLakeCatalogStack(GovCloudStack):
                 "Lake Formation's access to the zone locations",
             ),
         }
-        self._grant_storage(cfg, buckets, key)
+        self._grant_storage(cfg, self.buckets, self.key)
 
-        # ----- Lake Formation: administrators, no IAMAllowedPrincipals defaults, locations, grants -----
+    def _lake_formation(self) -> None:
+        """Administrators, no IAMAllowedPrincipals defaults, the zones' locations, and the grants."""
+        cfg, lake, buckets = self.cfg, self.cfg.data_lake, self.buckets
         admins = sorted({*lake.administrators, naming.cdk_execution_role_arn(cfg, lake.account)})
         settings = lakeformation.CfnDataLakeSettings(
             self,
@@ -127,7 +143,9 @@ class DataLakeCatalogStack(GovCloudStack):
                 zone, self.roles["crawler"], self.databases[zone], buckets[zone], settings, locations[zone]
             )
 
-        # ----- Glue security configuration and crawlers -----
+    def _crawlers(self) -> None:
+        """The Glue security configuration, and crawlers of the curated and analytics zones."""
+        cfg, lake, buckets, key, logs_key = self.cfg, self.cfg.data_lake, self.buckets, self.key, self.logs_key
         security = glue.CfnSecurityConfiguration(
             self,
             "GlueSecurity",
@@ -164,7 +182,10 @@ class DataLakeCatalogStack(GovCloudStack):
             )
             crawler.add_resource_dependency(self.databases[zone])
 
-        # ----- Athena workgroup: enforced settings, encrypted results, a bytes-scanned limit per query -----
+    def _workgroup(self) -> None:
+        """Enforced settings, encrypted results, a bytes-scanned limit per query."""
+        cfg, lake, buckets, key = self.cfg, self.cfg.data_lake, self.buckets, self.key
+        account = cfg.account_id(lake.account)
         self.workgroup = athena.CfnWorkGroup(
             self,
             "Workgroup",
@@ -187,7 +208,9 @@ class DataLakeCatalogStack(GovCloudStack):
         )
         self._grant_queries(cfg, buckets, key)
 
-        # ----- Who read what: data events of every data lake bucket, to the log archive -----
+    def _data_events_trail(self) -> None:
+        """Who read what: data events of every data lake bucket, to the log archive."""
+        cfg, buckets = self.cfg, self.buckets
         log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
         trail = cloudtrail.Trail(
             self,

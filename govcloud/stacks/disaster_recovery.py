@@ -19,16 +19,15 @@ from govcloud.stacks.base import GovCloudStack
 
 
 class DisasterRecoveryStack(GovCloudStack):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, role: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, account: str) -> None:
         region = cfg.regions.dr.name
-        account = cfg.account_id(role)
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            role=role,
+            account=account,
             region=region,
-            summary=f"disaster recovery in Osaka for the '{role}' account (keys, replica buckets, backup vaults)",
+            summary=f"disaster recovery in Osaka for the '{account}' account (keys, replica buckets, backup vaults)",
             system="disaster-recovery",
             classification="restricted",
         )
@@ -37,11 +36,11 @@ class DisasterRecoveryStack(GovCloudStack):
             self, "VpcBlockPublicAccess", internet_gateway_block_mode="block-bidirectional"
         )
         self.replicas: dict[str, s3.Bucket] = {}
-        if role == cfg.data_lake.account:
-            self._data_lake_replicas(cfg, account, region)
+        if account == cfg.data_lake.account:
+            self._data_lake_replicas(cfg, region)
         self.vaults: dict[str, backup.CfnBackupVault] = {}
         for name, system in cfg.systems.items():
-            if system.account == role:
+            if system.account == account:
                 self._backup_vault(cfg, name, region)
 
     def _backup_vault(self, cfg: Config, system: str, region: str) -> None:
@@ -58,7 +57,7 @@ class DisasterRecoveryStack(GovCloudStack):
             self, f"{pascal(system)}Vault", name=naming.backup_vault(cfg, system, region), key=key, settings=cfg.backup
         )
 
-    def _data_lake_replicas(self, cfg: Config, account: str, region: str) -> None:
+    def _data_lake_replicas(self, cfg: Config, region: str) -> None:
         lake = cfg.data_lake
         key = DataKey(
             self,

@@ -2,7 +2,7 @@
 
 ``LinkageDataStack`` (stateful): the exchange bucket, the pseudonymization key (HMAC, never leaves KMS) and the
 key of the subscriber queues. ``LinkageStack`` (stateless): the functions, the private API, the event bus and the
-subscriber queues. The handler code is ``govcloud/runtime/linkage.py``.
+subscriber queues. The handler code is ``govcloud/runtime/linkage/``, packaged whole.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, DataKey, service_stateme
 from govcloud.constructs.log_groups import encrypted_log_group
 from govcloud.stacks.base import GovCloudStack
 
-RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime" / "linkage"
 # What a subscriber does with its queue: read, delete what it processed, extend its time; never send.
 SUBSCRIBER_QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
@@ -74,17 +74,23 @@ def callers_statement(
 class LinkageDataStack(GovCloudStack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey) -> None:
         link = cfg.linkage
-        account = cfg.account_id(link.account)
-        region = cfg.regions.primary.name
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            role=link.account,
+            account=link.account,
             summary="data linkage platform storage (exchange bucket, pseudonymization key, queue key)",
             system="linkage",
             classification="restricted",
         )
+        self._exchange_bucket(key)
+        self._caller_grants(key)
+        self._pseudonymization_key()
+        self._queue_key()
+
+    def _exchange_bucket(self, key: kms.IKey) -> None:
+        """The bucket files go through: an inbox per dataset and producer, records, an outbox, quarantine."""
+        cfg, link = self.cfg, self.cfg.linkage
         access_logs = self.access_log_bucket()
         secure = SecureBucket(
             self,
@@ -115,8 +121,12 @@ class LinkageDataStack(GovCloudStack):
             "The exchange bucket holds data in transit between systems; the accepted data is kept in the data lake, "
             "whose raw zone is replicated to Osaka.",
         )
+
+    def _caller_grants(self, key: kms.IKey) -> None:
+        """What callers in other accounts may do with the bucket and its key."""
+        cfg, link = self.cfg, self.cfg.linkage
+        region = cfg.regions.primary.name
         producers = sorted({d.producer for d in link.datasets.values()})
-        subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
         # Producers in other accounts encrypt their uploads with the exchange bucket's key, through S3 only.
         key.add_to_resource_policy(
             callers_statement(
@@ -140,6 +150,8 @@ class LinkageDataStack(GovCloudStack):
                 )
             )
 
+    def _pseudonymization_key(self) -> None:
+        cfg = self.cfg
         self.mac_key = kms.Key(
             self,
             "PseudonymizationKey",
@@ -177,6 +189,10 @@ class LinkageDataStack(GovCloudStack):
                 "joins across the data lake that pseudonymization exists to keep possible.",
             )
 
+    def _queue_key(self) -> None:
+        cfg, link = self.cfg, self.cfg.linkage
+        account, region = cfg.account_id(link.account), cfg.regions.primary.name
+        subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
         self.queue_key = DataKey(
             self,
             "QueueKey",
@@ -226,12 +242,20 @@ class LinkageStack(GovCloudStack):
             scope,
             construct_id,
             cfg=cfg,
-            role=link.account,
+            account=link.account,
             summary="data linkage platform (private API, file and event exchange, subscriber queues, handlers)",
             system="linkage",
             classification="restricted",
         )
         self.logs_key = logs_key
+        environment = self._environment(data)
+        self._functions(data, vpc, key, alarm_topic, environment)
+        self._events(cfg, data, alarm_topic)
+        self._api(cfg, api_endpoints)
+
+    def _environment(self, data: LinkageDataStack) -> dict[str, str]:
+        """The event bus, and what the handlers read from their environment."""
+        cfg, link = self.cfg, self.cfg.linkage
         self.bus = events.EventBus(self, "Bus", event_bus_name=naming.linkage_bus(cfg))
         datasets_json = json.dumps(
             [
@@ -252,7 +276,7 @@ class LinkageStack(GovCloudStack):
             sort_keys=True,
         )
         ingestion_role = naming.data_lake_role_arn(cfg, "ingestion")
-        environment = {
+        return {
             "DATASETS": datasets_json,
             "EXCHANGE_BUCKET": naming.exchange_bucket(cfg),
             "RAW_BUCKET": naming.data_lake_bucket(cfg, "raw"),
@@ -261,53 +285,14 @@ class LinkageStack(GovCloudStack):
             "EVENT_BUS": self.bus.event_bus_name,
         }
 
-        # Functions: in the spoke's application subnets, HTTPS only to the hub's endpoints and to S3.
-        group = ec2.SecurityGroup(
-            self,
-            "FunctionSecurityGroup",
-            vpc=vpc,
-            description="Linkage functions: HTTPS to endpoints only",
-            allow_all_outbound=False,
-        )
-        group.add_egress_rule(
-            ec2.Peer.ipv4(cfg.network.hub_cidr), ec2.Port.tcp(443), "HTTPS to the hub's shared endpoints"
-        )
-        group.add_egress_rule(
-            ec2.Peer.prefix_list(cfg.network.s3_prefix_list_id),
-            ec2.Port.tcp(443),
-            "HTTPS to S3 through the gateway endpoint",
-        )
-        own = cfg.network.spokes[link.spoke].cidr
-        group.add_egress_rule(ec2.Peer.ipv4(own), ec2.Port.tcp(443), "HTTPS to this spoke's own endpoints")
-        statements = [
-            iam.PolicyStatement(
-                sid="Exchange",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[
-                    f"arn:aws:s3:::{naming.exchange_bucket(cfg)}/{p}"
-                    for p in ("inbox/*", "outbox/*", "records/*", "quarantine/*")
-                ],
-            ),
-            iam.PolicyStatement(
-                sid="ExchangeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
-            ),
-            iam.PolicyStatement(sid="Pseudonymize", actions=["kms:GenerateMac"], resources=[data.mac_key.key_arn]),
-            iam.PolicyStatement(
-                sid="WriteRawThroughIngestionRole", actions=["sts:AssumeRole"], resources=[ingestion_role]
-            ),
-            iam.PolicyStatement(sid="Publish", actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]),
-            iam.PolicyStatement(
-                sid="VpcNetworkInterfaces",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
-                resources=["*"],
-            ),
-        ]
+    def _functions(
+        self, data: LinkageDataStack, vpc: ec2.IVpc, key: kms.IKey, alarm_topic: sns.ITopic, environment: dict[str, str]
+    ) -> None:
+        """The API and file handlers, in the spoke's application subnets: HTTPS only to the hub's endpoints, S3 and
+        the spoke's own endpoints."""
+        cfg, link, logs_key = self.cfg, self.cfg.linkage, self.logs_key
+        group = self._function_security_group(vpc)
+        statements = self._function_statements(data, key)
         self.functions: dict[str, lambda_.Function] = {}
         for purpose, handler in (("api", "linkage.api_handler"), ("files", "linkage.file_handler")):
             identity = function_identity(
@@ -347,7 +332,7 @@ class LinkageStack(GovCloudStack):
                 f"{pascal(purpose)}Function",
                 runtime=lambda_.Runtime.PYTHON_3_14,
                 handler=handler,
-                code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc", "*", "!linkage.py"]),
+                code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
                 role=identity.role,
                 vpc=vpc,
                 vpc_subnets=ec2.SubnetSelection(subnet_group_name="Application"),
@@ -378,8 +363,60 @@ class LinkageStack(GovCloudStack):
             "the batch; a dead-letter queue serves asynchronous invocations only.",
         )
 
-        self._events(cfg, data, alarm_topic)
-        self._api(cfg, api_endpoints)
+    def _function_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
+        cfg, link = self.cfg, self.cfg.linkage
+        group = ec2.SecurityGroup(
+            self,
+            "FunctionSecurityGroup",
+            vpc=vpc,
+            description="Linkage functions: HTTPS to endpoints only",
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(
+            ec2.Peer.ipv4(cfg.network.hub_cidr), ec2.Port.tcp(443), "HTTPS to the hub's shared endpoints"
+        )
+        group.add_egress_rule(
+            ec2.Peer.prefix_list(cfg.network.s3_prefix_list_id),
+            ec2.Port.tcp(443),
+            "HTTPS to S3 through the gateway endpoint",
+        )
+        own = cfg.network.spokes[link.spoke].cidr
+        group.add_egress_rule(ec2.Peer.ipv4(own), ec2.Port.tcp(443), "HTTPS to this spoke's own endpoints")
+        return group
+
+    def _function_statements(self, data: LinkageDataStack, key: kms.IKey) -> list[iam.PolicyStatement]:
+        """What both handlers may do: the exchange's folders and key, MACs, the ingestion role, their bus, ENIs."""
+        cfg = self.cfg
+        ingestion_role = naming.data_lake_role_arn(cfg, "ingestion")
+        return [
+            iam.PolicyStatement(
+                sid="Exchange",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[
+                    f"arn:aws:s3:::{naming.exchange_bucket(cfg)}/{p}"
+                    for p in ("inbox/*", "outbox/*", "records/*", "quarantine/*")
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="ExchangeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+            ),
+            iam.PolicyStatement(sid="Pseudonymize", actions=["kms:GenerateMac"], resources=[data.mac_key.key_arn]),
+            iam.PolicyStatement(
+                sid="WriteRawThroughIngestionRole", actions=["sts:AssumeRole"], resources=[ingestion_role]
+            ),
+            iam.PolicyStatement(sid="Publish", actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]),
+            iam.PolicyStatement(
+                sid="VpcNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            ),
+        ]
 
     def _alarm(self, queue: sqs.IQueue, construct_id: str, topic: sns.ITopic, what: str) -> None:
         alarm = cloudwatch.Alarm(

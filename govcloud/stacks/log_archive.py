@@ -21,20 +21,27 @@ class LogArchiveStack(GovCloudStack):
     """The central log bucket (Object Lock, KMS, lifecycle), its key and the access-log bucket."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config) -> None:
-        region = cfg.regions.primary.name
-        account = naming.log_archive_account_id(cfg)
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            role=cfg.log_archive.account,
+            account=cfg.log_archive.account,
             summary="central log archive (Object Lock log bucket, archive key, access-log bucket)",
             system="log-archive",
             classification="confidential",
         )
         member_accounts = sorted({a.id for a in cfg.accounts.values()})
-        partition = "aws"
+        self._archive_key(member_accounts)
+        self._log_bucket()
+        self._grant_writers(cfg, member_accounts)
 
+    def _archive_key(self, member_accounts: list[str]) -> None:
+        """The archive key: CloudTrail, log delivery and Config of every member account, and member accounts'
+        writers through S3 only."""
+        cfg = self.cfg
+        region = cfg.regions.primary.name
+        account = naming.log_archive_account_id(cfg)
+        partition = "aws"
         self.key = DataKey(
             self,
             "ArchiveKey",
@@ -78,6 +85,9 @@ class LogArchiveStack(GovCloudStack):
             ],
         ).key
 
+    def _log_bucket(self) -> None:
+        """The access-log bucket, and the central log bucket: Object Lock, versioned, archive key, lifecycle."""
+        cfg = self.cfg
         self.access_logs = self.access_log_bucket()
 
         la = cfg.log_archive
@@ -116,7 +126,6 @@ class LogArchiveStack(GovCloudStack):
             "The log archive is protected in place by Object Lock and versioning; its copy to Osaka is "
             "part of the disaster-recovery stack, not of this bucket's configuration.",
         )
-        self._grant_writers(cfg, member_accounts)
 
     def _grant_writers(self, cfg: Config, member_accounts: list[str]) -> None:
         """Bucket policy: each writer may write under its own prefix, for its own account, and nothing else."""

@@ -34,7 +34,7 @@ class NetworkAttachmentsStack(GovCloudStack):
             scope,
             construct_id,
             cfg=cfg,
-            role=net.account,
+            account=net.account,
             summary="spoke attachments: route-table association and propagation per segment, zone authorizations",
             system="network",
             classification="internal",

@@ -70,23 +70,38 @@ class NetworkHubStack(GovCloudStack):
 
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, logs_key: kms.IKey) -> None:
         net = cfg.network
-        region = cfg.regions.primary.name
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            role=net.account,
+            account=net.account,
             summary="network hub (Transit Gateway per segment, Direct Connect and VPN links, shared endpoints, DNS)",
             system="network",
             classification="internal",
         )
+        self.logs_key = logs_key
+        self.spoke_accounts = sorted({cfg.account_id(s.account) for s in net.spokes.values()})
+        self.spoke_cidrs = sorted(s.cidr for s in net.spokes.values())
         log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
-        spoke_accounts = sorted({cfg.account_id(s.account) for s in net.spokes.values()})
-        all_accounts = sorted({a.id for a in cfg.accounts.values()})
-        spoke_cidrs = sorted(s.cidr for s in net.spokes.values())
-        on_prem = sorted({c for seg in net.segments.values() for c in seg.on_premises_cidrs})
+        self._transit_gateway()
+        self._hub_vpc(log_bucket)
+        self._links()
+        self._shared_endpoints()
+        self._forwarding_rules(self._resolver_endpoints())
+        self._dns_firewall()
+        self._query_logs()
+        profile_id = self._dns_delivery()
+        self.shares = HubShares(
+            transit_gateway_id=self.transit_gateway.attr_id,
+            firewall_rule_group_id=self.firewall.attr_id,
+            resolver_rule_ids={domain: rule.attr_resolver_rule_id for domain, rule in self.rules.items()},
+            zone_ids={service: zone.hosted_zone_id for service, zone in self.zones.items()},
+            profile_id=profile_id,
+        )
 
-        # ----- Transit Gateway: one route table per segment, plus the hub's -----
+    def _transit_gateway(self) -> None:
+        """One route table per segment, plus the hub's; shared with the spoke accounts."""
+        cfg, net = self.cfg, self.cfg.network
         self.transit_gateway = ec2.CfnTransitGateway(
             self,
             "TransitGateway",
@@ -105,22 +120,25 @@ class NetworkHubStack(GovCloudStack):
             table = ec2.CfnTransitGatewayRouteTable(self, f"{pascal(name)}RouteTable", transit_gateway_id=tgw_id)
             cdk.Tags.of(table).add("Name", f"{cfg.name}-{name}")
             self.route_tables[name] = table
-
         ram.CfnResourceShare(
             self,
             "TransitGatewayShare",
             name=f"{cfg.name}-transit-gateway",
             allow_external_principals=False,
-            principals=spoke_accounts,
+            principals=self.spoke_accounts,
             resource_arns=[self.format_arn(service="ec2", resource="transit-gateway", resource_name=tgw_id)],
         )
 
-        # ----- Hub VPC and its attachment: every segment reaches the hub, the hub reaches every segment -----
+    def _hub_vpc(self, log_bucket: s3.IBucket) -> None:
+        """The hub VPC and its attachment: every segment reaches the hub, the hub reaches every segment."""
+        net = self.cfg.network
+        tgw_id = self.transit_gateway.attr_id
+        on_prem = sorted({c for seg in net.segments.values() for c in seg.on_premises_cidrs})
         self.hub = IsolatedVpc(
             self,
             "HubVpc",
             cidr=net.hub_cidr,
-            zones=cfg.regions.primary.availability_zones,
+            zones=self.cfg.regions.primary.availability_zones,
             tiers=netplan.HUB_TIERS,
             log_bucket=log_bucket,
         )
@@ -142,9 +160,13 @@ class NetworkHubStack(GovCloudStack):
                 route_table_id=self._table(segment),
             )
         # Spokes addressed from one supernet take one route per route table (20 systems would otherwise take 120).
-        self.hub.add_routes_to_transit_gateway(netplan.merge([*spoke_cidrs, *on_prem]), tgw_id, hub_attachment)
+        self.hub.add_routes_to_transit_gateway(netplan.merge([*self.spoke_cidrs, *on_prem]), tgw_id, hub_attachment)
 
-        # ----- Links, one set per segment: Direct Connect gateway association, optional VPN -----
+    def _links(self) -> None:
+        """One set of links per segment: the Direct Connect gateway association and the optional VPN. Each link's
+        attachment is associated with its segment's table and propagates into it, the hub's, and allowed peers'."""
+        cfg = self.cfg
+        tgw_id = self.transit_gateway.attr_id
         lookups = SdkCalls(
             self,
             "AttachmentLookup",
@@ -153,13 +175,13 @@ class NetworkHubStack(GovCloudStack):
                     sid="FindLinkAttachments", actions=["ec2:DescribeTransitGatewayAttachments"], resources=["*"]
                 )
             ],
-            log_key=logs_key,
+            log_key=self.logs_key,
             log_retention_days=cfg.logging.retention_days,
             purpose="finding the Transit Gateway attachments of Direct Connect and VPN links",
             wildcard_reason="ec2:DescribeTransitGatewayAttachments is a read-only list call that IAM authorizes "
             "only on Resource '*'.",
         )
-        for name, seg in net.segments.items():
+        for name, seg in cfg.network.segments.items():
             links = Construct(self, f"{pascal(name)}Links")
             dx_association = dx.CfnDirectConnectGatewayAssociation(
                 links,
@@ -209,7 +231,11 @@ class NetworkHubStack(GovCloudStack):
                         route_table_id=self._table(target),
                     )
 
-        # ----- Shared interface endpoints, reached from spokes through private hosted zones -----
+    def _shared_endpoints(self) -> None:
+        """Interface endpoints shared with every spoke, reached through a private hosted zone per service."""
+        net = self.cfg.network
+        all_accounts = sorted({a.id for a in self.cfg.accounts.values()})
+        region = self.cfg.regions.primary.name
         endpoint_group = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
@@ -217,7 +243,7 @@ class NetworkHubStack(GovCloudStack):
             description="Shared interface endpoints: HTTPS from the hub and the spokes",
             allow_all_outbound=False,
         )
-        for cidr in netplan.merge([net.hub_cidr, *spoke_cidrs]):  # merged: a group holds at most 60 rules
+        for cidr in netplan.merge([net.hub_cidr, *self.spoke_cidrs]):  # merged: a group holds at most 60 rules
             endpoint_group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), f"HTTPS from {cidr}")
         self.zones: dict[str, route53.PrivateHostedZone] = {}
         for service in net.endpoint_services:
@@ -243,7 +269,10 @@ class NetworkHubStack(GovCloudStack):
             )
             self.zones[service] = zone
 
-        # ----- DNS: inbound endpoint for the city hall, forwarding to the city's DNS, DNS Firewall, query logs -----
+    def _resolver_endpoints(self) -> resolver.CfnResolverEndpoint:
+        """The inbound endpoint for the city hall and the outbound one (returned) towards the city's DNS."""
+        cfg, net = self.cfg, self.cfg.network
+        on_prem = sorted({c for seg in net.segments.values() for c in seg.on_premises_cidrs})
         inbound_group = ec2.SecurityGroup(
             self,
             "ResolverInboundSecurityGroup",
@@ -277,7 +306,7 @@ class NetworkHubStack(GovCloudStack):
         for ip in net.on_premises_dns:
             for port in (ec2.Port.tcp(53), ec2.Port.udp(53)):
                 outbound_group.add_egress_rule(ec2.Peer.ipv4(f"{ip}/32"), port, f"DNS to {ip}")
-        outbound = resolver.CfnResolverEndpoint(
+        return resolver.CfnResolverEndpoint(
             self,
             "OutboundEndpoint",
             direction="OUTBOUND",
@@ -287,6 +316,10 @@ class NetworkHubStack(GovCloudStack):
                 resolver.CfnResolverEndpoint.IpAddressRequestProperty(subnet_id=s.subnet_id) for s in resolver_subnets
             ],
         )
+
+    def _forwarding_rules(self, outbound: resolver.CfnResolverEndpoint) -> None:
+        """A rule per forwarded domain (the city's), associated with the hub VPC and shared with the spokes."""
+        cfg, net = self.cfg, self.cfg.network
         self.rules: dict[str, resolver.CfnResolverRule] = {}
         for domain in net.forward_domains:
             rule = resolver.CfnResolverRule(
@@ -305,6 +338,9 @@ class NetworkHubStack(GovCloudStack):
             )
             self.rules[domain] = rule
 
+    def _dns_firewall(self) -> None:
+        """Everything blocked but AWS names of Tokyo and Osaka and the configured domains."""
+        cfg = self.cfg
         allowed = resolver.CfnFirewallDomainList(
             self, "AllowedDomains", name=f"{cfg.name}-allowed", domains=dns_allow_list(cfg)
         )
@@ -332,6 +368,9 @@ class NetworkHubStack(GovCloudStack):
             mutation_protection="ENABLED" if cfg.is_production else "DISABLED",
             name=f"{cfg.name}-hub",
         )
+
+    def _query_logs(self) -> None:
+        cfg = self.cfg
         query_logs = resolver.CfnResolverQueryLoggingConfig(
             self,
             "QueryLogging",
@@ -342,7 +381,10 @@ class NetworkHubStack(GovCloudStack):
             self, "QueryLoggingHub", resolver_query_log_config_id=query_logs.attr_id, resource_id=self.hub.vpc.vpc_id
         )
 
-        # ----- Delivery of DNS to the spokes -----
+    def _dns_delivery(self) -> str | None:
+        """The hub's DNS delivered to the spokes: through RAM, or as one Route 53 Profile (its ID is returned)."""
+        cfg, net = self.cfg, self.cfg.network
+        spoke_accounts = self.spoke_accounts
         profile_id = None
         if net.dns_delivery == "ram":
             ram.CfnResourceShare(
@@ -378,13 +420,7 @@ class NetworkHubStack(GovCloudStack):
                 principals=spoke_accounts,
                 resource_arns=[profile.attr_arn],
             )
-        self.shares = HubShares(
-            transit_gateway_id=tgw_id,
-            firewall_rule_group_id=self.firewall.attr_id,
-            resolver_rule_ids={domain: rule.attr_resolver_rule_id for domain, rule in self.rules.items()},
-            zone_ids={service: zone.hosted_zone_id for service, zone in self.zones.items()},
-            profile_id=profile_id,
-        )
+        return profile_id
 
     def _table(self, name: str) -> str:
         return self.route_tables[name].ref

@@ -31,20 +31,27 @@ class SpokeNetworkStack(GovCloudStack):
     ) -> None:
         net = cfg.network
         conf = net.spokes[spoke]
-        region = cfg.regions.primary.name
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
-            role=conf.account,
+            account=conf.account,
             summary=f"spoke network of '{spoke}' in segment '{conf.segment}' "
             "(isolated VPC, Transit Gateway attachment)",
             system=spoke,
             classification="internal",
         )
-        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
-        all_accounts = sorted({a.id for a in cfg.accounts.values()})
+        self.spoke = spoke
+        self._vpc(hub)
+        self._s3_endpoint()
+        self._own_endpoints()
+        self._dns(hub)
 
+    def _vpc(self, hub: HubShares) -> None:
+        """The isolated VPC, its attachment to the hub's Transit Gateway, routes to what it may reach, and NACLs."""
+        cfg, net, spoke = self.cfg, self.cfg.network, self.spoke
+        conf = net.spokes[spoke]
+        log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
         self.network = IsolatedVpc(
             self,
             "Vpc",
@@ -68,6 +75,11 @@ class SpokeNetworkStack(GovCloudStack):
         self.network.add_routes_to_transit_gateway(reachable, hub.transit_gateway_id, self.attachment)
         self._nacls(vpc, conf.cidr, net.hub_cidr, reachable, list(net.s3_cidrs), cfg.patch_source_cidrs(spoke))
 
+    def _s3_endpoint(self) -> None:
+        """The S3 gateway endpoint: buckets of the environment's accounts, and the AWS-owned buckets hosts need."""
+        cfg, vpc = self.cfg, self.network.vpc
+        region = cfg.regions.primary.name
+        all_accounts = sorted({a.id for a in cfg.accounts.values()})
         gateway = vpc.add_gateway_endpoint(
             "S3Endpoint",
             service=ec2.GatewayVpcEndpointAwsService.S3,
@@ -102,6 +114,11 @@ class SpokeNetworkStack(GovCloudStack):
             )
         )
 
+    def _own_endpoints(self) -> None:
+        """Endpoints the spoke keeps in its own VPC (execute-api for the linkage platform's private API)."""
+        cfg, vpc = self.cfg, self.network.vpc
+        conf = cfg.network.spokes[self.spoke]
+        all_accounts = sorted({a.id for a in cfg.accounts.values()})
         self.own_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         if conf.endpoints_in_spoke:
             group = ec2.SecurityGroup(
@@ -126,7 +143,9 @@ class SpokeNetworkStack(GovCloudStack):
                 endpoint.add_to_policy(endpoint_policy_statement(all_accounts))
                 self.own_endpoints[service] = endpoint
 
-        # DNS from the hub.
+    def _dns(self, hub: HubShares) -> None:
+        """The hub's DNS (forwarding rules and DNS Firewall, or its Route 53 Profile), and query logs of the VPC."""
+        cfg, net, spoke, vpc = self.cfg, self.cfg.network, self.spoke, self.network.vpc
         if net.dns_delivery == "ram":
             for domain, rule_id in sorted(hub.resolver_rule_ids.items()):
                 resolver.CfnResolverRuleAssociation(
@@ -253,7 +272,7 @@ class SpokeZonesStack(GovCloudStack):
             scope,
             construct_id,
             cfg=cfg,
-            role=conf.account,
+            account=conf.account,
             summary=f"endpoint zones of the hub associated with the '{spoke}' spoke VPC",
             system=spoke,
             classification="internal",
