@@ -72,6 +72,7 @@ schema: setup
 
 rules-doc: setup
 	$(BIN)/python -m govcloud.compliance.catalogue > docs/RULES.md
+	$(BIN)/python -m govcloud.compliance.catalogue --lang ja > docs/ja/RULES.md
 
 snapshot-update: setup
 	$(BIN)/python -m pytest tests/test_snapshots.py --snapshot-update

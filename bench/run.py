@@ -1,8 +1,17 @@
-"""``make bench``: synth time of the default config against an empty app, synth time at 1, 10 and 20 business
-systems, peak memory, the largest stack, and the test-suite time.
+"""``make bench``: what the project's code costs a synth, how a synth grows with the business systems, peak memory,
+the largest stack, and the test-suite time.
 
-Every app runs as ``python <app>`` with the context the CDK CLI passes (cdk.json), alternately, in one run on
-one machine, so ratios are meaningful even on a noisy machine. Results go to stdout and .bench/results.json.
+- The project's synth of the default config against the floor of producing the same templates through CDK
+  (``bench/floor_app.py``: the synthesized templates included as they are, with the same packs): what our
+  constructs, config and checks add. Recorded each run.
+- The Government Cloud pack: the default app with and without it (budget: it adds at most 10 %).
+- The marginal synth time of a business system, from 1, 10 and 20 systems, as a share of an empty app's synth
+  (budget 0.3), and the growth from 10 to 20 systems against linear (budget: within 20 %).
+- The largest stack at 20 systems (budget 250 resources), peak memory, and the test suite (budget < 90 s).
+
+Every app runs as ``python -O <app>`` with the context the CDK CLI passes (cdk.json), alternately, in one run on
+one machine: the budgets are ratios measured in that run (absolute seconds differ about 2.5-fold between machines
+of the same kind). Results go to stdout and .bench/results.json.
 """
 
 from __future__ import annotations
@@ -24,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 from bench.scale import write_scaled_config  # noqa: E402
 from tests.support import cli_context  # noqa: E402
 
-BUDGET_SYNTH_RATIO = 3.0
 BUDGET_GOVCLOUD_PACK = 1.10
 BUDGET_TEST_SECONDS = 90.0
-BUDGET_SECONDS_PER_SYSTEM = 1.0
+BUDGET_SYSTEM_SHARE = 0.3
+"""A business system's marginal synth time, as a share of an empty app's synth."""
 BUDGET_SUPERLINEAR = 0.20
 """t20 - t10 may differ from (t10 - t1) * 10/9 by at most this fraction."""
 BUDGET_STACK_RESOURCES = 250
@@ -46,13 +55,20 @@ def largest_stack(outdir: Path) -> tuple[str, int]:
 
 
 def run_app(
-    app: Path, extra_context: dict[str, str] | None = None, inspect: dict[str, object] | None = None
+    app: Path,
+    extra_context: dict[str, str] | None = None,
+    inspect: dict[str, object] | None = None,
+    env_extra: dict[str, str] | None = None,
+    keep: Path | None = None,
 ) -> tuple[float, float]:
     """Wall seconds and peak resident memory (MiB, the app and its Node process) of one synth. With ``inspect``,
-    the largest stack of the output is recorded in it (after the clock stops)."""
-    with tempfile.TemporaryDirectory() as outdir:
+    the largest stack of the output is recorded in it (after the clock stops); with ``keep``, the assembly is
+    written there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        outdir = str(keep) if keep else tmp
         env = {
             **os.environ,
+            **(env_extra or {}),
             "CDK_OUTDIR": outdir,
             "CDK_CONTEXT_JSON": json.dumps({**cli_context(), **(extra_context or {})}),
             "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
@@ -68,7 +84,7 @@ def run_app(
         return elapsed, usage.ru_maxrss / 1024
 
 
-def scale(runs: int, results: dict[str, object]) -> bool:
+def scale(runs: int, results: dict[str, object], empty_s: float) -> bool:
     """Synth time at 1, 10 and 20 business systems (each a copy of the resident registry in its own account and
     spoke), the marginal cost of a system and the largest stack; True if within budget."""
     medians: dict[int, float] = {}
@@ -91,16 +107,21 @@ def scale(runs: int, results: dict[str, object]) -> bool:
         )
     t1, t10, t20 = (medians[n] for n in SCALE_POINTS)
     marginal = (t20 - t1) / 19
+    share = marginal / empty_s
     expected = (t10 - t1) * 10 / 9
     deviation = (t20 - t10 - expected) / expected if expected > 0 else float("inf")
     biggest = max(int(str(largest[n]["largest_stack_resources"])) for n in SCALE_POINTS)
     report |= {
         "seconds_per_system": round(marginal, 3),
+        "system_share_of_empty_synth": round(share, 3),
         "superlinear_deviation": round(deviation, 3),
         "largest_stack_resources": biggest,
     }
     results["scale"] = report
-    print(f"marginal cost of a system (t20 - t1) / 19: {marginal:.2f} s (budget <= {BUDGET_SECONDS_PER_SYSTEM} s)")
+    print(
+        f"marginal cost of a system (t20 - t1) / 19: {marginal:.2f} s = {share:.2f} of an empty app's synth "
+        f"(budget <= {BUDGET_SYSTEM_SHARE})"
+    )
     print(
         f"growth: t20 - t10 = {t20 - t10:.2f} s against (t10 - t1) x 10/9 = {expected:.2f} s, "
         f"{deviation:+.0%} (budget within {BUDGET_SUPERLINEAR:.0%})"
@@ -108,10 +129,10 @@ def scale(runs: int, results: dict[str, object]) -> bool:
     print(f"largest stack: {biggest} resources (budget <= {BUDGET_STACK_RESOURCES})")
     verdicts = results.setdefault("budgets", {})
     assert isinstance(verdicts, dict)
-    verdicts["seconds_per_system"] = marginal <= BUDGET_SECONDS_PER_SYSTEM
+    verdicts["system_share"] = share <= BUDGET_SYSTEM_SHARE
     verdicts["growth"] = abs(deviation) <= BUDGET_SUPERLINEAR
     verdicts["largest_stack"] = biggest <= BUDGET_STACK_RESOURCES
-    return all((verdicts["seconds_per_system"], verdicts["growth"], verdicts["largest_stack"]))
+    return all((verdicts["system_share"], verdicts["growth"], verdicts["largest_stack"]))
 
 
 def main() -> int:
@@ -126,16 +147,19 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
     }
-    run_app(ROOT / "app.py")  # warm the file cache once; not counted
-    apps = {
-        "default": ROOT / "app.py",
-        "empty": ROOT / "bench" / "empty_app.py",
-        "without_govcloud_pack": ROOT / "bench" / "app_without_govcloud_pack.py",
-    }
-    all_samples: dict[str, list[tuple[float, float]]] = {name: [] for name in apps}
-    for _ in range(runs):  # alternate, so all see the same machine load
-        for name, app in apps.items():
-            all_samples[name].append(run_app(app))
+    with tempfile.TemporaryDirectory() as tmp:
+        assembly = Path(tmp) / "default"
+        run_app(ROOT / "app.py", keep=assembly)  # the templates the floor app includes; also warms the file cache
+        apps = {
+            "default": (ROOT / "app.py", None),
+            "floor": (ROOT / "bench" / "floor_app.py", {"BENCH_ASSEMBLY": str(assembly)}),
+            "empty": (ROOT / "bench" / "empty_app.py", None),
+            "without_govcloud_pack": (ROOT / "bench" / "app_without_govcloud_pack.py", None),
+        }
+        all_samples: dict[str, list[tuple[float, float]]] = {name: [] for name in apps}
+        for _ in range(runs):  # alternate, so all see the same machine load
+            for name, (app, env_extra) in apps.items():
+                all_samples[name].append(run_app(app, env_extra=env_extra))
     for name, samples in all_samples.items():
         times = [t for t, _ in samples]
         results[f"synth_{name}"] = {
@@ -143,32 +167,31 @@ def main() -> int:
             "runs_s": [round(t, 2) for t in times],
             "peak_mib": round(max(m for _, m in samples), 1),
         }
-    default, empty = results["synth_default"], results["synth_empty"]
+    default, floor, empty = results["synth_default"], results["synth_floor"], results["synth_empty"]
     without = results["synth_without_govcloud_pack"]
-    assert isinstance(default, dict) and isinstance(empty, dict) and isinstance(without, dict)
-    ratio = default["median_s"] / empty["median_s"]
+    assert isinstance(default, dict) and isinstance(floor, dict)
+    assert isinstance(empty, dict) and isinstance(without, dict)
+    over_floor = default["median_s"] / floor["median_s"]
     pack_ratio = default["median_s"] / without["median_s"]
-    results["synth_ratio"] = round(ratio, 2)
+    results["ratio_over_floor"] = round(over_floor, 2)
     results["govcloud_pack_ratio"] = round(pack_ratio, 3)
 
     print(f"machine: {results['machine']}")
     for label, figures in (
-        ("default config (kobe-stg)  ", default),
-        ("empty app + same packs     ", empty),
-        ("default without GovCloud pack", without),
+        ("default config (kobe-stg)     ", default),
+        ("floor: its templates included ", floor),
+        ("empty app + same packs        ", empty),
+        ("default without GovCloud pack ", without),
     ):
         print(
             f"synth, {label}: median {figures['median_s']:.2f} s of {figures['runs_s']}, peak {figures['peak_mib']} MiB"
         )
-    print(f"ratio default / empty: {ratio:.2f} (budget <= {BUDGET_SYNTH_RATIO})")
+    print(f"project over floor: {over_floor:.2f} (what our code adds to producing the same templates; recorded)")
     print(f"GovCloud pack: default / without it = {pack_ratio:.3f} (budget <= {BUDGET_GOVCLOUD_PACK})")
-    ok = ratio <= BUDGET_SYNTH_RATIO and pack_ratio <= BUDGET_GOVCLOUD_PACK
-    results["budgets"] = {
-        "synth_ratio": ratio <= BUDGET_SYNTH_RATIO,
-        "govcloud_pack": pack_ratio <= BUDGET_GOVCLOUD_PACK,
-    }
+    ok = pack_ratio <= BUDGET_GOVCLOUD_PACK
+    results["budgets"] = {"govcloud_pack": pack_ratio <= BUDGET_GOVCLOUD_PACK}
     if not args.skip_scale:
-        ok = scale(runs, results) and ok
+        ok = scale(runs, results, float(empty["median_s"])) and ok
 
     if not args.skip_tests:
         start = time.perf_counter()

@@ -59,10 +59,13 @@ def props(resource: dict[str, Any]) -> dict[str, Any]:
     return resource.get("Properties", {})
 
 
-def synth(cfg: Config, outdir: Path) -> Synth:
+def synth(cfg: Config, outdir: Path, *, packs: bool = True) -> Synth:
+    """``packs=False`` leaves the compliance packs out (about 40 % of a synth): for tests of the templates'
+    structure at scale, where the shipped environments' synths already hold every pack to zero findings."""
     app = cdk.App(context=cli_context(), outdir=str(outdir))
     stage = GovCloudStage(app, cfg)
-    compliance.register(stage, compliance.settings_for(cfg))
+    if packs:
+        compliance.register(stage, compliance.settings_for(cfg))
     app.synth()
     result = Synth(app=app, stage=stage, outdir=outdir)
     for manifest_path in sorted(outdir.glob("assembly-*/manifest.json")):

@@ -1,5 +1,6 @@
-"""The CDK CLI with no AWS credentials: it synthesizes both environments offline, gives byte-identical
-templates to the in-process synth the tests read (so tests check what deploys), and stops on bad config."""
+"""The CDK CLI with no AWS credentials: it synthesizes the default environment offline, gives byte-identical
+templates to the in-process synth the tests read (so tests check what deploys), and stops on bad config. The
+production environment's templates are held to zero findings in-process (test_compliance)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,6 @@ def test_cli_synth_without_credentials_matches_the_tested_templates(stg, tmp_pat
     tested = {p.name: p.read_bytes() for p in stg.template_files.values()}
     assert len(tested) == len(stg.templates) >= 10
     assert cli_templates == tested
-
-
-def test_cli_synth_of_production(prod, tmp_path) -> None:
-    result = run_cdk("synth", "--quiet", "-c", "env=kobe-prod", "-o", str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    names = sorted(p.name for p in tmp_path.glob("assembly-KobeProd/*.template.json"))
-    assert names == sorted(p.name for p in prod.template_files.values())
 
 
 def test_cli_bad_config_stops_before_synthesis(tmp_path) -> None:

@@ -37,8 +37,8 @@ def test_pack_catches_a_violation(stg) -> None:
     assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= names
 
 
-def test_validation_report_is_clean(stg, services_on) -> None:
-    for synth in (stg, services_on):
+def test_validation_report_is_clean(stg, prod, services_on) -> None:
+    for synth in (stg, prod, services_on):
         assert compliance.report_failures(synth.outdir) == []
 
 
@@ -108,10 +108,13 @@ def test_same_app_with_the_finding_acknowledged_passes(tmp_path) -> None:
     assert ROOT.joinpath("tests/fixtures/broken_app.py").is_file()
 
 
-def test_rule_catalogue_is_current() -> None:
+def test_rule_catalogue_is_current_in_both_languages() -> None:
     from govcloud.compliance.catalogue import render
+    from govcloud.compliance.rules import RULES
 
     assert (ROOT / "docs" / "RULES.md").read_text(encoding="utf-8") == render(), "run: make rules-doc"
+    assert (ROOT / "docs" / "ja" / "RULES.md").read_text(encoding="utf-8") == render("ja"), "run: make rules-doc"
+    assert [r.id for r in RULES if not (r.info_ja and r.explanation_ja)] == []  # every rule has its Japanese
 
 
 @pytest.mark.parametrize("variant", ["stg", "prod", "services_on"])

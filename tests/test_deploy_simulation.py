@@ -294,19 +294,25 @@ def _new_environment(systems: int) -> dict[str, Any]:
     return data
 
 
-def test_a_brand_new_environment_of_twenty_systems_synthesizes_and_deploys_in_order(tmp_path) -> None:
+def test_a_brand_new_environment_synthesizes_with_every_pack_and_no_placeholder(tmp_path) -> None:
     """No placeholder needed: every ID a stack uses comes from the stack that creates it."""
+    from govcloud.compliance import packs
+
+    cfg = parse(_new_environment(1), "kobe-dev")
+    synthesized = synth(cfg, tmp_path)
+    assert packs.report_failures(tmp_path) == []
+    assert [p.render() for p in _check(synthesized, cfg).problems] == []
+
+
+def test_twenty_systems_deploy_in_order(tmp_path) -> None:
+    """The city's 20 standard systems in a new environment: the order and names still hold at that scale (the
+    packs ran on the shipped and the new environment above; each further system is a copy of the first)."""
     cfg = parse(_new_environment(20), "kobe-dev (20 systems)")
-    synthesized = synth(cfg, tmp_path)  # with every pack: zero unacknowledged findings, or synth raises
-    report = (
-        json.loads((tmp_path / "validation-report.json").read_text())
-        if (tmp_path / "validation-report.json").is_file()
-        else {}
-    )
-    assert not any(p.get("violations") for p in report.get("pluginReports", []))
+    synthesized = synth(cfg, tmp_path, packs=False)
     assert len([n for n in synthesized.templates if "-System-" in n]) == 20
     sim = _check(synthesized, cfg)
     assert [p.render() for p in sim.problems] == []
+    assert sim.checked > 5000
 
 
 def test_the_default_config_holds_no_id_of_a_deployed_resource() -> None:

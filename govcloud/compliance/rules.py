@@ -58,6 +58,9 @@ class Rule:
     explanation: str
     control: str
     check: Callable[[Stack, Settings], Iterator[tuple[str | None, str]]] = field(repr=False)
+    info_ja: str = ""
+    """The rule in Japanese, for docs/ja/RULES.md (a test requires it of every rule)."""
+    explanation_ja: str = ""
 
 
 # ----- helpers -----
@@ -410,59 +413,129 @@ def check_tags(stack: Stack, s: Settings) -> Iterator[tuple[str | None, str]]:
 RULES: tuple[Rule, ...] = (
     Rule("GC-REGION-1", "Stacks only in Tokyo or Osaka",
          "Government Cloud data stays in Japan: ap-northeast-1 is primary, ap-northeast-3 is for disaster recovery.",
-         "ガバメントクラウド利用基準 (data location); ISMAP", check_region),
+         "ガバメントクラウド利用基準 (data location); ISMAP", check_region,
+         info_ja="スタックは東京または大阪にのみ置く",
+         explanation_ja="ガバメントクラウドのデータは国内に置く。ap-northeast-1 が主、ap-northeast-3 は災害対策用。"),
     Rule("GC-NET-1", "No internet gateway, NAT gateway or Elastic IP",
          "The closed network (閉域) has no path to the internet; the My Number-linked segment must never reach it.",
-         "三層分離 (My Number-linked segment); NIST SC-7", check_internet_gateways),
+         "三層分離 (My Number-linked segment); NIST SC-7", check_internet_gateways,
+         info_ja="インターネットゲートウェイ、NAT ゲートウェイ、Elastic IP を置かない",
+         explanation_ja=(
+             "閉域ネットワークにはインターネットへの経路がなく、マイナンバー利用事務系は決してインターネットに"
+             "到達してはならない。"
+         )),
     Rule("GC-NET-2", "No public subnet or public IP",
          "No subnet maps public IPs and no interface gets one: nothing is addressable from the internet.",
-         "三層分離; NIST SC-7", check_public_ips),
+         "三層分離; NIST SC-7", check_public_ips,
+         info_ja="パブリックサブネットとパブリック IP を置かない",
+         explanation_ja=(
+             "パブリック IP を割り当てるサブネットも、パブリック IP を持つインターフェイスもない。インターネッ"
+             "トから到達できるものは何もない。"
+         )),
     Rule("GC-NET-3", "No ingress from 0.0.0.0/0 or ::/0",
          "Security groups and network ACLs admit only known networks, never the whole address space.",
-         "三層分離; NIST SC-7, AC-4", check_open_ingress),
+         "三層分離; NIST SC-7, AC-4", check_open_ingress,
+         info_ja="0.0.0.0/0 や ::/0 からの受信を許可しない",
+         explanation_ja=(
+             "セキュリティグループとネットワーク ACL は既知のネットワークだけを許可し、アドレス空間全体を許可し"
+             "ない。"
+         )),
     Rule("GC-NET-4", "Security-group ingress only from configured networks or other security groups",
          "Traffic flows only between configured CIDRs (city hall, LGWAN, the VPCs) and between roles; CIDRs are "
          "literals from config so that reviewers can read them.",
-         "三層分離; NIST SC-7(5) deny by default", check_ingress_sources),
+         "三層分離; NIST SC-7(5) deny by default", check_ingress_sources,
+         info_ja="セキュリティグループの受信元は設定済みのネットワークか他のセキュリティグループだけ",
+         explanation_ja=(
+             "通信は設定された CIDR（庁内、LGWAN、VPC）の間とロールの間だけで行う。CIDR はレビューできるように"
+             "設定ファイルのリテラルで書く。"
+         )),
     Rule("GC-S3-1", "Every bucket versioned",
-         "Versioning keeps overwritten and deleted objects recoverable.", "NIST CP-9, SI-12", check_bucket_versioned),
+         "Versioning keeps overwritten and deleted objects recoverable.", "NIST CP-9, SI-12", check_bucket_versioned,
+         info_ja="すべてのバケットでバージョニングを有効にする",
+         explanation_ja="上書き・削除されたオブジェクトを復元できるようにする。"),
     Rule("GC-S3-2", "Every bucket TLS-only",
-         "A bucket policy denies every request made without TLS.", "NIST SC-8", check_bucket_tls_only),
+         "A bucket policy denies every request made without TLS.", "NIST SC-8", check_bucket_tls_only,
+         info_ja="すべてのバケットを TLS のみにする",
+         explanation_ja="TLS を使わないリクエストはバケットポリシーですべて拒否する。"),
     Rule("GC-S3-3", "Every bucket blocks public access",
          "All four public access block settings are on, on every bucket, besides the account-level block.",
-         "NIST AC-3, AC-21", check_bucket_public_access),
+         "NIST AC-3, AC-21", check_bucket_public_access,
+         info_ja="すべてのバケットでパブリックアクセスをブロックする",
+         explanation_ja=(
+             "アカウント単位のブロックに加えて、すべてのバケットで 4 つのパブリックアクセスブロック設定を有効に"
+             "する。"
+         )),
     Rule("GC-S3-4", "Every bucket encrypted with a customer-managed KMS key",
          "Data is encrypted with a key the city controls and can audit. S3 server access-log and load-balancer "
          "log buckets are exempt: S3 and ELB deliver only to SSE-S3 buckets.",
-         "NIST SC-28; 暗号化 (ガバメントクラウド利用基準)", check_bucket_kms),
+         "NIST SC-28; 暗号化 (ガバメントクラウド利用基準)", check_bucket_kms,
+         info_ja="すべてのバケットをカスタマー管理の KMS キーで暗号化する",
+         explanation_ja=(
+             "市が管理・監査できる鍵で暗号化する。S3 のサーバーアクセスログとロードバランサーのログのバケットは"
+             "例外（S3 と ELB は SSE-S3 のバケットにしか配信しない）。"
+         )),
     Rule("GC-LOG-1", "Every log group KMS-encrypted and kept at least the configured retention",
          "Logs are evidence: encrypted with the account's logs key and kept for the configured period.",
-         "NIST AU-9, AU-11", check_log_groups),
+         "NIST AU-9, AU-11", check_log_groups,
+         info_ja="すべてのロググループを KMS で暗号化し、設定した保持期間以上保持する",
+         explanation_ja="ログは証跡であり、アカウントのログ用キーで暗号化し、設定した期間保持する。"),
     Rule("GC-EC2-1", "Every EC2 host requires IMDSv2 with a hop limit of 1",
          "IMDSv2 with session tokens stops credential theft through server-side request forgery; a hop limit of 1 "
          "keeps the credentials on the host.",
-         "NIST AC-3; CIS AWS 5.6", check_imdsv2),
+         "NIST AC-3; CIS AWS 5.6", check_imdsv2,
+         info_ja="すべての EC2 ホストで IMDSv2 必須、ホップ数 1",
+         explanation_ja=(
+             "セッショントークン付きの IMDSv2 はサーバーサイドリクエストフォージェリによる認証情報の窃取を防ぎ"
+             "、ホップ数 1 で認証情報をホストの外に出さない。"
+         )),
     Rule("GC-EC2-2", "No EC2 key pairs",
          "Operators connect through Session Manager (logged); no SSH or RDP keys exist to leak.",
-         "NIST AC-17, IA-2", check_no_key_pair),
+         "NIST AC-17, IA-2", check_no_key_pair,
+         info_ja="EC2 のキーペアを使わない",
+         explanation_ja=(
+             "運用者は（記録される）Session Manager で接続する。漏えいしうる SSH や RDP の鍵は存在しない。"
+         )),
     Rule("GC-EC2-3", "Every EC2 volume encrypted",
-         "Root and data volumes are encrypted with the account's data key.", "NIST SC-28", check_encrypted_volumes),
+         "Root and data volumes are encrypted with the account's data key.", "NIST SC-28", check_encrypted_volumes,
+         info_ja="すべての EC2 ボリュームを暗号化する",
+         explanation_ja="ルートボリュームもデータボリュームも、アカウントのデータ用キーで暗号化する。"),
     Rule("GC-EC2-4", "Every production EC2 host has termination protection",
          "A mistaken API call or console click cannot terminate a host of a production business system (staging "
          "hosts can be torn down with their environment).",
-         "NIST CP-10; 非機能要件 (availability)", check_instance_termination_protection),
+         "NIST CP-10; 非機能要件 (availability)", check_instance_termination_protection,
+         info_ja="本番の EC2 ホストにはすべて終了保護を付ける",
+         explanation_ja=(
+             "API の誤操作やコンソールのクリック一つで本番業務システムのホストが終了されないようにする（ステー"
+             "ジングのホストは環境ごと撤去できる）。"
+         )),
     Rule("GC-STACK-1", "Production stacks have termination protection",
-         "Deleting a production stack takes a deliberate step.", "NIST CM-3", check_stack_termination_protection),
+         "Deleting a production stack takes a deliberate step.", "NIST CM-3", check_stack_termination_protection,
+         info_ja="本番のスタックには終了保護を付ける",
+         explanation_ja="本番スタックの削除には意図的な手順を要する。"),
     Rule("GC-STATE-1", "Stateful resources are retained on delete and replace",
          "Buckets, keys, log groups, volumes, vaults, queues, tables and databases outlive their stack.",
-         "NIST CP-9, SI-12", check_retained),
+         "NIST CP-9, SI-12", check_retained,
+         info_ja="状態を持つリソースは削除時・置き換え時に保持する",
+         explanation_ja=(
+             "バケット、キー、ロググループ、ボリューム、ボールト、キュー、テーブル、データベースはスタックより"
+             "長く残る。"
+         )),
     Rule("GC-BACKUP-1", "Every host and data volume is covered by an AWS Backup selection",
          "A daily backup gives the recovery point of one business day that the municipal standard asks for.",
-         "地方公共団体情報システム非機能要件の標準 (RPO); NIST CP-9", check_backup_coverage),
+         "地方公共団体情報システム非機能要件の標準 (RPO); NIST CP-9", check_backup_coverage,
+         info_ja="すべてのホストとデータボリュームを AWS Backup の選択対象にする",
+         explanation_ja=(
+             "日次バックアップで、地方公共団体情報システム非機能要件の標準が求める 1 業務日の復旧点を満たす。"
+         )),
     Rule("GC-TAG-1", "Required tags present with allowed values",
          "Municipality, Environment, System, DataClassification and ManagedBy on every taggable resource, for "
          "cost allocation and for finding what holds which data.",
-         "NIST CM-8; cost allocation", check_tags),
+         "NIST CM-8; cost allocation", check_tags,
+         info_ja="必須タグが許可された値で付いている",
+         explanation_ja=(
+             "コスト配分と、どのリソースがどのデータを持つかを把握するため、タグ付け可能なすべてのリソースに Mu"
+             "nicipality、Environment、System、DataClassification、ManagedBy を付ける。"
+         )),
 )  # fmt: skip
 
 RULES_BY_ID = {rule.id: rule for rule in RULES}
