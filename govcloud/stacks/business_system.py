@@ -68,6 +68,8 @@ class BusinessSystemStack(GovCloudStack):
             classification="restricted",
         )
         self.system = system
+        self.name_prefix = naming.system_prefix(cfg, system)
+        self.log_prefix = naming.system_log_prefix(cfg, system)
         self.vpc = vpc
         self.data_key = data_key
         self.logs_key = logs_key
@@ -80,11 +82,14 @@ class BusinessSystemStack(GovCloudStack):
 
     def _host_identity(self) -> HostIdentity:
         """Session Manager, the CloudWatch agent, the role the hosts run as, and the linkage callers they assume."""
-        cfg, system = self.cfg, self.system
+        cfg, system, name_prefix, log_prefix, logs_key = (
+            self.cfg,
+            self.system,
+            self.name_prefix,
+            self.log_prefix,
+            self.logs_key,
+        )
         conf = cfg.systems[system]
-        name_prefix = naming.system_prefix(cfg, system)
-        log_prefix = naming.system_log_prefix(cfg, system)
-        logs_key = self.logs_key
         families = {PROFILES[r.os].family.log_group_suffix: PROFILES[r.os].family for r in conf.roles.values()}
 
         sessions = SessionManager(
@@ -131,9 +136,8 @@ class BusinessSystemStack(GovCloudStack):
 
     def _hosts(self, identity: HostIdentity) -> None:
         """The hosts of every role, their data volumes mounted, and the load balancer."""
-        cfg, system = self.cfg, self.system
+        cfg, system, name_prefix = self.cfg, self.system, self.name_prefix
         conf = cfg.systems[system]
-        name_prefix = naming.system_prefix(cfg, system)
         backup_tag = {BACKUP_TAG: name_prefix}
         self.hosts: dict[str, list[HardenedHost]] = {
             host_role: [self._host(host_role, spec, i, identity, backup_tag) for i in range(spec.count)]
@@ -154,11 +158,14 @@ class BusinessSystemStack(GovCloudStack):
         self._load_balancer(conf)
 
     def _patching(self) -> None:
-        cfg, system = self.cfg, self.system
+        cfg, system, name_prefix, log_prefix, logs_key = (
+            self.cfg,
+            self.system,
+            self.name_prefix,
+            self.log_prefix,
+            self.logs_key,
+        )
         conf = cfg.systems[system]
-        name_prefix = naming.system_prefix(cfg, system)
-        log_prefix = naming.system_log_prefix(cfg, system)
-        logs_key = self.logs_key
         assert cfg.patching is not None and cfg.backup is not None  # config validation requires both with systems
         patch_groups: dict[str, list[str]] = {}
         for host_role, spec in conf.roles.items():
@@ -176,8 +183,7 @@ class BusinessSystemStack(GovCloudStack):
         )
 
     def _backup(self) -> None:
-        cfg, system = self.cfg, self.system
-        name_prefix = naming.system_prefix(cfg, system)
+        cfg, system, name_prefix = self.cfg, self.system, self.name_prefix
         assert cfg.backup is not None  # config validation requires it with systems
         SystemBackup(
             self,
