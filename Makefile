@@ -45,7 +45,8 @@ lint: setup synth
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy govcloud app.py
-	@for fn in govcloud/runtime/*/; do $(BIN)/mypy $$fn*.py || exit 1; done
+	@# Each function folder is the root of its code, as Lambda runs it (its packages import from there).
+	@for fn in govcloud/runtime/*/; do MYPYPATH=$$fn $(BIN)/mypy $$fn*.py || exit 1; done
 	@# W3005: CDK's AwsCustomResource singleton repeats, as DependsOn, the role it already references.
 	@# W3010: availability zones come from config on purpose, so that synth makes no AWS call.
 	$(BIN)/cfn-lint --non-zero-exit-code warning --ignore-checks W3005 W3010 -- $(CDK_OUT)/assembly-*/*.template.json

@@ -8,6 +8,9 @@ the largest stack, and the test-suite time.
 - The marginal synth time of a business system, from 1, 10 and 20 systems, as a share of an empty app's synth
   (budget 0.3), and the growth from 10 to 20 systems against linear (budget: within 20 %).
 - The largest stack at 20 systems (budget 250 resources), peak memory, and the test suite (budget < 90 s).
+- The linkage file handler on Kobe's resident list (1.51 million rows, CP932): seconds, rows per second, peak
+  memory, KMS calls per file, and its time against the floor of decoding, parsing and writing the rows with the
+  csv module alone (budget 6); issue 18's absolute budgets (30 s, 1 GiB) hold on the 2-core reference machine.
 
 Every app runs as ``python -O <app>`` with the context the CDK CLI passes (cdk.json), alternately, in one run on
 one machine: the budgets are ratios measured in that run (absolute seconds differ about 2.5-fold between machines
@@ -41,6 +44,11 @@ BUDGET_SUPERLINEAR = 0.20
 """t20 - t10 may differ from (t10 - t1) * 10/9 by at most this fraction."""
 BUDGET_STACK_RESOURCES = 250
 """CloudFormation allows 500 per stack; half of it leaves room to grow."""
+BUDGET_LINKAGE_OVER_FLOOR = 6.0
+"""The file handler's time for Kobe's resident list, against decoding, parsing and writing it with csv alone."""
+BUDGET_LINKAGE_SECONDS = 30.0
+BUDGET_LINKAGE_PEAK_MIB = 1024.0
+"""Issue 18's budgets for the 1.51 million rows, set for the 2-core reference machine (moto included)."""
 SCALE_POINTS = (1, 10, 20)
 
 
@@ -135,11 +143,38 @@ def scale(runs: int, results: dict[str, object], empty_s: float) -> bool:
     return all((verdicts["system_share"], verdicts["growth"], verdicts["largest_stack"]))
 
 
+def linkage(results: dict[str, object]) -> bool:
+    """The linkage file handler on Kobe's 1.51 million residents (bench/linkage_scale.py, in its own process)."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "linkage_scale.py")], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    results["linkage_file"] = figures
+    print(
+        f"linkage file handler, {figures['rows']:,} rows ({figures['file_mib']} MiB CP932): {figures['handler_s']} s "
+        f"= {figures['rows_per_s']:,} rows/s, peak {figures['peak_mib']} MiB, {figures['kms_calls']} KMS call(s), "
+        f"{figures['over_floor']} x the csv-only floor of {figures['floor_s']} s"
+    )
+    print(
+        f"linkage budgets: over floor <= {BUDGET_LINKAGE_OVER_FLOOR}, <= {BUDGET_LINKAGE_SECONDS:.0f} s and "
+        f"<= {BUDGET_LINKAGE_PEAK_MIB:.0f} MiB on the reference machine, one KMS call per file"
+    )
+    verdicts = results.setdefault("budgets", {})
+    assert isinstance(verdicts, dict)
+    verdicts["linkage_over_floor"] = figures["over_floor"] <= BUDGET_LINKAGE_OVER_FLOOR
+    verdicts["linkage_seconds"] = figures["handler_s"] <= BUDGET_LINKAGE_SECONDS
+    verdicts["linkage_memory"] = figures["peak_mib"] <= BUDGET_LINKAGE_PEAK_MIB
+    verdicts["linkage_kms_calls"] = figures["kms_calls"] == 1
+    keys = ("linkage_over_floor", "linkage_seconds", "linkage_memory", "linkage_kms_calls")
+    return all(bool(verdicts[k]) for k in keys)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="synths per app (median taken; at least 3)")
     parser.add_argument("--skip-tests", action="store_true", help="do not time the test suite")
     parser.add_argument("--skip-scale", action="store_true", help="do not time the synth at 1, 10 and 20 systems")
+    parser.add_argument("--skip-linkage", action="store_true", help="do not run the linkage handler on 1.51M rows")
     args = parser.parse_args()
     runs = max(3, args.runs)
 
@@ -192,6 +227,8 @@ def main() -> int:
     results["budgets"] = {"govcloud_pack": pack_ratio <= BUDGET_GOVCLOUD_PACK}
     if not args.skip_scale:
         ok = scale(runs, results, float(empty["median_s"])) and ok
+    if not args.skip_linkage:
+        ok = linkage(results) and ok
 
     if not args.skip_tests:
         start = time.perf_counter()

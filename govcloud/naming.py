@@ -106,6 +106,20 @@ def linkage_function_role(cfg: Config, purpose: str) -> str:
     return f"{cfg.name}-linkage-{purpose}"
 
 
+LINKAGE_FUNCTIONS = ("api", "files")
+
+
+def linkage_function_role_arns(cfg: Config) -> list[str]:
+    """The roles of both linkage functions: the only principals that read the exchange and compute tokens."""
+    account = cfg.account_id(cfg.linkage.account)
+    return [role_arn(account, linkage_function_role(cfg, purpose)) for purpose in LINKAGE_FUNCTIONS]
+
+
+def linkage_malware_scan_role(cfg: Config) -> str:
+    """The role GuardDuty Malware Protection for S3 scans and tags the exchange's inbox with."""
+    return f"{cfg.name}-linkage-malware-scan"
+
+
 def linkage_caller_role_arns(cfg: Config, system: str) -> list[str]:
     """The roles a system calls the linkage platform with (its own account's, as config lists them)."""
     entry = cfg.linkage.systems[system]
@@ -181,9 +195,10 @@ def operations_topic(cfg: Config, system: str) -> str:
     return f"{system_prefix(cfg, system)}-operations"
 
 
-def subscriber_queue(cfg: Config, subscriber: str) -> str:
-    """Deterministic, so that a subscriber's roles (in its own account) can name the queue they read."""
-    return f"{cfg.name}-linkage-{subscriber}"
+def system_queue(cfg: Config, system: str) -> str:
+    """The queue of a linkage system (a subscriber's notices of new batches, a producer's of quarantined ones).
+    Deterministic, so that the system's roles (in its own account) can name the queue they read."""
+    return f"{cfg.name}-linkage-{system}"
 
 
 def linkage_bus(cfg: Config) -> str:
@@ -206,6 +221,21 @@ def dataset_route(verb: str, dataset: str) -> str:
 def inbox_objects(dataset: str, producer: str) -> str:
     """Where a producer uploads files of a dataset in the exchange bucket (``*`` matches any)."""
     return f"inbox/{dataset}/{producer}/*"
+
+
+def outbox_objects(dataset: str) -> str:
+    """What the subscribers of a dataset read from the exchange bucket: its committed batches."""
+    return f"outbox/{dataset}/*"
+
+
+# Exchange bucket prefixes: uploads, what subscribers receive, refused batches, batch manifests.
+EXCHANGE_PREFIXES = {
+    "inbox": "delivery",
+    "outbox": "delivery",
+    "records": "delivery",
+    "quarantine": "quarantine",
+    "batches": "manifest",
+}
 
 
 # ----- the data lake's catalog -----

@@ -132,11 +132,19 @@ class GovCloudStage(cdk.Stage):
         cfg = self.cfg
         link = cfg.linkage
         link_baseline = self.baselines[link.account]
-        self.linkage_data = LinkageDataStack(self, "LinkageData", cfg=cfg, key=link_baseline.keys["linkage"])
-        after(self.linkage_data, link_baseline)
-        # The API admits each caller's own execute-api endpoint: a spoke's is read from its stack at deploy time, a
-        # vendor's comes from config.
+        # Uploads come through each calling spoke's S3 endpoint, and the API admits each caller's own execute-api
+        # endpoint: a spoke's are read from its stack at deploy time, a vendor's comes from config.
         caller_spokes = sorted({s.spoke for s in link.systems.values() if s.spoke})
+        self.linkage_data = LinkageDataStack(
+            self,
+            "LinkageData",
+            cfg=cfg,
+            key=link_baseline.keys["linkage"],
+            upload_endpoints={
+                name: self.spokes[s.spoke].s3_endpoint.vpc_endpoint_id for name, s in link.systems.items() if s.spoke
+            },
+        )
+        after(self.linkage_data, link_baseline, *(self.spokes[s] for s in caller_spokes))
         endpoints = {name: s.api_endpoint_id for name, s in link.systems.items() if s.api_endpoint_id}
         for name, s in link.systems.items():
             if s.spoke:

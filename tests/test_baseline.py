@@ -44,7 +44,16 @@ def test_data_keys_are_usable_only_through_their_services(stg) -> None:
         "ec2.ap-northeast-1.amazonaws.com",
         "ssm.ap-northeast-1.amazonaws.com",
     ]
-    assert set(sts) == {"KeyAdministration", "UseThroughServicesOfThisDataClass"}
+    # A grant gives the use of a key: no administrator may create one, and its users only for an AWS resource.
+    assert "kms:CreateGrant" not in use["Action"] and not any(a.startswith("kms:Create") and a != "kms:CreateAlias"
+                                                               for a in admin["Action"])  # fmt: skip
+    grants = sts["GrantsOnlyForAwsResources"]
+    assert grants["Action"] == "kms:CreateGrant"
+    assert grants["Condition"] == {
+        "StringEquals": {"kms:ViaService": use["Condition"]["StringEquals"]["kms:ViaService"]},
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+    }
+    assert set(sts) == {"KeyAdministration", "UseThroughServicesOfThisDataClass", "GrantsOnlyForAwsResources"}
 
 
 def test_logs_key_admits_alarms_budgets_and_eventbridge_for_the_encrypted_topic(stg) -> None:

@@ -350,7 +350,14 @@ def test_hosts_call_the_linkage_platform_as_the_role_it_admits(stg) -> None:
     policy = props(policies["LinkageCallerPolicy"])
     assert policy["Roles"] == [{"Ref": caller}]
     statements = _statements(policy)
-    assert set(statements) == {"PostOwnDatasets", "UploadToOwnInboxFolders", "EncryptUploadsThroughS3"}  # no GET
+    # No GET and no outbox: it subscribes to nothing. Its queue carries the notices of its refused batches.
+    assert set(statements) == {
+        "PostOwnDatasets",
+        "UploadToOwnInboxFolders",
+        "EncryptUploadsThroughS3",
+        "ReadOwnQueue",
+        "DecryptQueueMessages",
+    }
     api = props(next(iter(stg.resources("KobeStg-Linkage", "AWS::ApiGateway::RestApi").values())))["Policy"]
     admitted = {
         s["Resource"].removeprefix("execute-api:/*")
@@ -385,7 +392,10 @@ def test_a_subscribing_system_reads_its_own_queue_and_records() -> None:
         "subscribers": ["resident-registry"],
         "format": "json",
         "key_column": "record_id",
-        "columns": {"record_id": "string", "amount": "integer"},
+        "columns": {
+            "record_id": {"type": "string", "personal": False, "lake": "keep"},
+            "amount": {"type": "integer", "lake": "drop"},
+        },
     }
     stage = GovCloudStage(cdk.App(context=cli_context()), parse(data, "kobe-stg, resident registry subscribing"))
     system = Template.from_stack(stage.systems["resident-registry"]).to_json()["Resources"]
@@ -404,6 +414,11 @@ def test_a_subscribing_system_reads_its_own_queue_and_records() -> None:
         == "arn:aws:sqs:ap-northeast-1:111100000004:kobe-stg-linkage-resident-registry"
     )
     assert "sqs:SendMessage" not in statements["ReadOwnQueue"]["Action"]
+    # Files of what it subscribes to, from the outbox (the bucket lets it read committed batches only).
+    assert statements["ReadSubscribedFiles"]["Resource"] == (
+        "arn:aws:s3:::kobe-stg-linkage-exchange-111100000004-ap-northeast-1/outbox/tax-notices/*"
+    )
+    assert statements["DecryptFilesThroughS3"]["Action"] == "kms:Decrypt"
     queue_key_alias = next(
         props(a)["AliasName"]
         for a in Template.from_stack(stage.linkage_data).find_resources("AWS::KMS::Alias").values()

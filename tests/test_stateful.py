@@ -80,6 +80,8 @@ PINNED = {
         "FilesDeadLettersBA147B1F": "AWS::SQS::Queue",
         "TaxDeadLetters2190FAD9": "AWS::SQS::Queue",
         "TaxQueueA166132B": "AWS::SQS::Queue",
+        "ResidentRegistryDeadLetters18C3DDC6": "AWS::SQS::Queue",
+        "ResidentRegistryQueueE70D7C85": "AWS::SQS::Queue",
     },
     "KobeStg-NetworkAttachments": {"EndpointZonesLogs9CE3CBE6": "AWS::Logs::LogGroup"},
     "KobeStg-DataLake": {

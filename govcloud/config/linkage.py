@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from govcloud.config.base import ACCOUNT_ID, MISSING, Int, Model, Name, Problem, Str, account_reference
+from govcloud.config.base import ACCOUNT_ID, MISSING, Bool, Int, Model, Name, Problem, Str, account_reference
 
 if TYPE_CHECKING:
     from govcloud.config.model import Config
@@ -16,15 +17,51 @@ if TYPE_CHECKING:
 ColumnType = Literal["string", "integer", "decimal", "date"]
 
 
+LakeAction = Literal["keep", "pseudonymize", "drop"]
+
+
+class Column(Model):
+    """One column of a dataset: its type, whether it is personal data, and what of it reaches the data lake."""
+
+    type: ColumnType
+    lake: LakeAction
+    """``keep`` (as sent), ``pseudonymize`` (replaced by a keyed token: the same person always gets the same token,
+    and nobody can reverse it) or ``drop`` (subscribers get it, the data lake never does)."""
+    personal: Bool = True
+    """Personal data unless the config says otherwise. A personal column may be ``keep`` only with a keep_reason."""
+    keep_reason: Str | None = None
+    """Why a personal column reaches the data lake as sent (the purpose it serves there), for the reviewers."""
+
+
 class DatasetSettings(Model):
     producer: Name
     subscribers: Annotated[tuple[Name, ...], Field(min_length=1)]
     format: Literal["json", "csv"]
+    """API batches are JSON arrays; files are CSV with a header, or JSON Lines (one record per line)."""
     encoding: Literal["utf-8", "cp932", "shift_jis"] = "utf-8"
+    """Encoding of CSV files. "shift_jis" is read as CP932 (Windows-31J), the form Windows-based systems write:
+    Python's strict Shift_JIS decodes some bytes to other characters and rejects NEC and IBM extensions."""
     key_column: Str
-    columns: Annotated[dict[Str, ColumnType], Field(min_length=1)]
-    identifiers: tuple[Str, ...] = ()
-    """Columns pseudonymized (keyed hash in KMS) before the data reaches the data lake."""
+    """The column that identifies a record (1-128 letters, digits, '.', '_' or '-'); it names objects and appears
+    in access logs, so it must not be personal data."""
+    columns: Annotated[dict[Str, Column], Field(min_length=1)]
+    """Every column of the dataset; a column not declared here is refused, never stored."""
+    formula_guard: Literal["neutralize", "reject"] = "neutralize"
+    """Text that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return):
+    "neutralize" prefixes it with an apostrophe in what subscribers receive, "reject" refuses the batch."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _columns_are_tables(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("columns"), dict):
+            bare = [name for name, value in data["columns"].items() if isinstance(value, str)]
+            if bare:
+                raise ValueError(
+                    f"columns {', '.join(bare)}: write each column as a table, e.g. "
+                    f'{bare[0]} = {{ type = "{data["columns"][bare[0]]}", lake = "keep" | "pseudonymize" | "drop" }} '
+                    "(and personal = false for data that is not personal)"
+                )
+        return data
 
 
 class LinkageSystem(Model):
@@ -40,10 +77,24 @@ class LinkageSystem(Model):
 
 
 class Exchange(Model):
-    """Lifecycle of the exchange bucket, which holds data in transit between systems."""
+    """The exchange bucket, which holds data in transit between systems (the data lake keeps what was accepted)."""
 
-    expire_after_days: Annotated[Int, Field(ge=1, le=36500)] = 400
-    noncurrent_expire_after_days: Annotated[Int, Field(ge=1, le=36500)] = 30
+    delivery_days: Annotated[Int, Field(ge=1, le=90)] = 14
+    """Uploads waiting in the inbox, and what subscribers receive (outbox files, API records), are deleted after
+    this many days: as long as a subscriber's dead-letter queue keeps the notice of a batch."""
+    quarantine_days: Annotated[Int, Field(ge=1, le=365)] = 30
+    """Refused batches, kept for investigation with their reason."""
+    manifest_days: Annotated[Int, Field(ge=1, le=3650)] = 400
+    """Batch manifests (counts, object names and states, no personal data): a retry within this many days returns
+    the batch's first result instead of accepting it twice."""
+    noncurrent_expire_after_days: Annotated[Int, Field(ge=1, le=30)] = 1
+    """Replaced or deleted versions (a consumed upload, for example) are deleted after this many days."""
+    api_max_bytes: Annotated[Int, Field(ge=1024, le=6_000_000)] = 1_048_576
+    """Largest API request body; larger requests are answered 413 (send a file instead). Lambda accepts at most
+    6 MB per synchronous request."""
+    malware_protection: Bool = True
+    """GuardDuty Malware Protection for S3 scans every upload to the inbox before it is read; a file with a threat
+    (or one that cannot be scanned) is quarantined and its producer notified."""
 
 
 class Linkage(Model):
@@ -136,11 +187,68 @@ def linkage_checks(cfg: Config) -> Iterator[Problem]:
             yield Problem(
                 f"{key}.subscribers", list(dataset.subscribers), "the producer cannot subscribe to its own dataset"
             )
-        for field_name, columns in (("key_column", [dataset.key_column]), ("identifiers", list(dataset.identifiers))):
-            for column in columns:
-                if column not in dataset.columns:
-                    yield Problem(
-                        f"{key}.{field_name}",
-                        column,
-                        f"not a column of the dataset; columns: {', '.join(dataset.columns)}",
-                    )
+        yield from _column_checks(key, dataset)
+    if link.exchange.manifest_days < link.exchange.delivery_days:
+        yield Problem(
+            "linkage.exchange.manifest_days",
+            link.exchange.manifest_days,
+            f"must be at least delivery_days ({link.exchange.delivery_days}): a retry of a batch still being "
+            "delivered must find its manifest, or it would be accepted twice",
+        )
+
+
+def _column_checks(key: str, dataset: DatasetSettings) -> Iterator[Problem]:
+    """What reaches the data lake is declared per column, and personal data reaches it as sent only for a reason."""
+    if dataset.key_column not in dataset.columns:
+        yield Problem(
+            f"{key}.key_column",
+            dataset.key_column,
+            f"not a column of the dataset; columns: {', '.join(dataset.columns)}",
+        )
+    elif dataset.columns[dataset.key_column].personal:
+        yield Problem(
+            f"{key}.columns.{dataset.key_column}.personal",
+            MISSING,
+            "the key column names objects and appears in access logs: it must not be personal data (a record "
+            "number, not a resident code); write personal = false if it is not",
+        )
+    for name, column in dataset.columns.items():
+        where = f"{key}.columns.{name}"
+        if column.personal and column.lake == "keep" and not column.keep_reason:
+            yield Problem(
+                f"{where}.keep_reason",
+                MISSING,
+                'personal data reaches the data lake only pseudonymized or not at all: write lake = "pseudonymize" '
+                'or "drop", or say in keep_reason why the data lake needs it as sent',
+            )
+        if column.keep_reason and not (column.personal and column.lake == "keep"):
+            yield Problem(
+                f"{where}.keep_reason",
+                column.keep_reason,
+                "only a personal column kept as sent takes a reason; remove it",
+            )
+
+
+def datasets_environment(cfg: Config) -> str:
+    """The datasets as the linkage handlers read them (their ``DATASETS`` environment variable): schema, producer,
+    subscribers and the roles each system calls with."""
+    from govcloud.naming import linkage_caller_role_arns  # noqa: PLC0415 - naming reads config models
+
+    return json.dumps(
+        [
+            {
+                "name": name,
+                "producer": d.producer,
+                "subscribers": list(d.subscribers),
+                "format": d.format,
+                "encoding": d.encoding,
+                "key_column": d.key_column,
+                "columns": [{"name": c, "type": col.type, "lake": col.lake} for c, col in d.columns.items()],
+                "formula_guard": d.formula_guard,
+                "roles": {s: linkage_caller_role_arns(cfg, s) for s in (d.producer, *d.subscribers)},
+            }
+            for name, d in sorted(cfg.linkage.datasets.items())
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+    )

@@ -52,11 +52,22 @@ def _path(loc: Iterable[Any]) -> str:
     return out
 
 
-# Keys of earlier config files for IDs that exist only after a deployment; they now flow between the stacks.
+# Keys of earlier config files, and what replaced them.
+_DEPLOYED = (
+    "config no longer holds {}, which exist only after a deployment; CloudFormation passes them from the stack "
+    "that creates them to the stacks that use them"
+)
 RETIRED_KEYS = {
-    ("NetworkSettings", "ids"): "the hub's IDs",
-    ("Spoke", "vpc_id"): "the spoke's VPC ID",
-    ("Spoke", "transit_gateway_attachment_id"): "the spoke's attachment ID",
+    ("NetworkSettings", "ids"): _DEPLOYED.format("the hub's IDs"),
+    ("Spoke", "vpc_id"): _DEPLOYED.format("the spoke's VPC ID"),
+    ("Spoke", "transit_gateway_attachment_id"): _DEPLOYED.format("the spoke's attachment ID"),
+    ("DatasetSettings", "identifiers"): (
+        'each column now says what reaches the data lake: lake = "pseudonymize" on the columns listed here, '
+        '"keep" or "drop" on the others'
+    ),
+    ("Exchange", "expire_after_days"): (
+        "the exchange now keeps each kind of object for its own time: delivery_days, quarantine_days, manifest_days"
+    ),
 }
 
 
@@ -71,8 +82,7 @@ def _pydantic_problems(error: ValidationError) -> Iterator[Problem]:
                 yield Problem(
                     _path(loc),
                     MISSING,
-                    f"delete this key: config no longer holds {retired}, which exist only after a deployment; "
-                    "CloudFormation passes them from the stack that creates them to the stacks that use them",
+                    f"delete this key: {retired}",
                 )
                 continue
             known = list(model.model_fields) if model else []

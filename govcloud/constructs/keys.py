@@ -11,10 +11,11 @@ from constructs import Construct
 
 from govcloud.config import CLASSIFICATION_OF
 
-# Actions that administer a key; they never touch data.
+# Actions that administer a key; they never touch data. Not kms:CreateGrant: a grant gives the use of a key, so it
+# is allowed only where a key's users may use it, and only for AWS resources (kms:GrantIsForAWSResource).
 KEY_ADMIN_ACTIONS = [
     "kms:CancelKeyDeletion",
-    "kms:Create*",
+    "kms:CreateAlias",
     "kms:Delete*",
     "kms:Describe*",
     "kms:Disable*",
@@ -72,12 +73,24 @@ class DataKey(Construct):
                 iam.PolicyStatement(
                     sid="UseThroughServicesOfThisDataClass",
                     principals=[account],
-                    actions=[*KEY_USE_ACTIONS, "kms:CreateGrant"],
+                    actions=KEY_USE_ACTIONS,
                     resources=["*"],
                     conditions={
                         "StringEquals": {
                             "kms:ViaService": [f"{svc}.{stack.region}.amazonaws.com" for svc in services],
                         }
+                    },
+                ),
+                iam.PolicyStatement(
+                    sid="GrantsOnlyForAwsResources",
+                    principals=[account],
+                    actions=["kms:CreateGrant"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": [f"{svc}.{stack.region}.amazonaws.com" for svc in services],
+                        },
+                        "Bool": {"kms:GrantIsForAWSResource": "true"},
                     },
                 ),
                 *service_statements,

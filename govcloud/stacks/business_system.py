@@ -313,7 +313,7 @@ class BusinessSystemStack(GovCloudStack):
                 ),
                 key_by_alias_statement(
                     "EncryptUploadsThroughS3",
-                    ["kms:GenerateDataKey"],
+                    ["kms:GenerateDataKey", "kms:Decrypt"],
                     account=account,
                     region=region,
                     alias=naming.key_alias(cfg, "linkage"),
@@ -328,9 +328,28 @@ class BusinessSystemStack(GovCloudStack):
                     resources=[api + naming.dataset_route("GET", name) for name in subscribes],
                 ),
                 iam.PolicyStatement(
+                    sid="ReadSubscribedFiles",
+                    actions=["s3:GetObject"],
+                    resources=[
+                        f"arn:aws:s3:::{naming.exchange_bucket(cfg)}/{naming.outbox_objects(n)}" for n in subscribes
+                    ],
+                ),
+                key_by_alias_statement(
+                    "DecryptFilesThroughS3",
+                    ["kms:Decrypt"],
+                    account=account,
+                    region=region,
+                    alias=naming.key_alias(cfg, "linkage"),
+                    via="s3",
+                ),
+            ]
+        if produces or subscribes:
+            # Its queue: notices of new batches of what it subscribes to, and of its own batches that were refused.
+            statements += [
+                iam.PolicyStatement(
                     sid="ReadOwnQueue",
                     actions=SUBSCRIBER_QUEUE_ACTIONS,
-                    resources=[f"arn:aws:sqs:{region}:{account}:{naming.subscriber_queue(cfg, caller)}"],
+                    resources=[f"arn:aws:sqs:{region}:{account}:{naming.system_queue(cfg, caller)}"],
                 ),
                 key_by_alias_statement(
                     "DecryptQueueMessages",

@@ -287,10 +287,16 @@ class DataLakeCatalogStack(GovCloudStack):
         ]
         crawler = iam.ManagedPolicy(self, "CrawlerPolicy", roles=[self.roles["crawler"]], statements=crawler_statements)
         ingestion_statements = [
+            # Batches arrive as multipart uploads, written only if absent (If-None-Match); a failed one is aborted.
             iam.PolicyStatement(
-                sid="WriteRaw", actions=["s3:PutObject"], resources=[zones["raw"].arn_for_objects("*")]
+                sid="WriteRaw",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[zones["raw"].arn_for_objects("*")],
             ),
-            iam.PolicyStatement(sid="EncryptRaw", actions=["kms:GenerateDataKey"], resources=[key.key_arn]),
+            # A multipart upload also decrypts the data keys of its parts.
+            iam.PolicyStatement(
+                sid="EncryptRaw", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]
+            ),
         ]
         ingestion = iam.ManagedPolicy(
             self, "IngestionPolicy", roles=[self.roles["ingestion"]], statements=ingestion_statements

@@ -7,16 +7,17 @@ subscriber queues. The handler code is ``govcloud/runtime/linkage/``, packaged w
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_guardduty as guardduty
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -28,6 +29,7 @@ from constructs import Construct
 from govcloud import naming
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import Config, pascal
+from govcloud.config.linkage import datasets_environment
 from govcloud.constructs.buckets import SecureBucket
 from govcloud.constructs.function_identity import function_identity
 from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, DataKey, service_statement
@@ -72,7 +74,11 @@ def callers_statement(
 
 
 class LinkageDataStack(GovCloudStack):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey, upload_endpoints: dict[str, str]
+    ) -> None:
+        """``upload_endpoints``: the S3 gateway endpoint of each calling system's spoke, by system name (systems
+        run elsewhere upload from their accounts' caller roles)."""
         link = cfg.linkage
         super().__init__(
             scope,
@@ -84,13 +90,22 @@ class LinkageDataStack(GovCloudStack):
             classification="restricted",
         )
         self._exchange_bucket(key)
-        self._caller_grants(key)
+        self._caller_grants(key, upload_endpoints)
+        self._data_events()
+        if link.exchange.malware_protection:
+            self._malware_protection(key)
         self._pseudonymization_key()
         self._queue_key()
 
     def _exchange_bucket(self, key: kms.IKey) -> None:
-        """The bucket files go through: an inbox per dataset and producer, records, an outbox, quarantine."""
-        cfg, link = self.cfg, self.cfg.linkage
+        """The bucket batches go through: an inbox per dataset and producer, the outbox and records subscribers
+        read, quarantine, and the batch manifests. Each prefix is kept only as long as it is needed."""
+        cfg, exchange = self.cfg, self.cfg.linkage.exchange
+        days = {
+            "delivery": exchange.delivery_days,
+            "quarantine": exchange.quarantine_days,
+            "manifest": exchange.manifest_days,
+        }
         access_logs = self.access_log_bucket()
         secure = SecureBucket(
             self,
@@ -101,11 +116,18 @@ class LinkageDataStack(GovCloudStack):
             access_log_prefix="exchange/",
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    id="ExpireExchange",
-                    expiration=cdk.Duration.days(link.exchange.expire_after_days),
-                    noncurrent_version_expiration=cdk.Duration.days(link.exchange.noncurrent_expire_after_days),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-                )
+                    id="ReplacedVersionsAndUnfinishedUploads",
+                    noncurrent_version_expiration=cdk.Duration.days(exchange.noncurrent_expire_after_days),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                ),
+                *(
+                    s3.LifecycleRule(
+                        id=f"Expire{pascal(prefix)}",
+                        prefix=f"{prefix}/",
+                        expiration=cdk.Duration.days(days[kind]),
+                    )
+                    for prefix, kind in naming.EXCHANGE_PREFIXES.items()
+                ),
             ],
         )
         self.bucket = secure.bucket
@@ -118,40 +140,234 @@ class LinkageDataStack(GovCloudStack):
         acknowledge(
             self.bucket,
             "NIST.800.53.R5-S3BucketReplicationEnabled",
-            "The exchange bucket holds data in transit between systems; the accepted data is kept in the data lake, "
-            "whose raw zone is replicated to Osaka.",
+            "The exchange bucket holds data in transit between systems for days; the accepted data is kept in the data "
+            "lake, whose raw zone is replicated to Osaka.",
         )
 
-    def _caller_grants(self, key: kms.IKey) -> None:
-        """What callers in other accounts may do with the bucket and its key."""
+    def _readers(self) -> list[str]:
+        """Every principal that may read an object of the exchange: the functions, the malware scan, subscribers."""
         cfg, link = self.cfg, self.cfg.linkage
-        region = cfg.regions.primary.name
+        readers = naming.linkage_function_role_arns(cfg)
+        if link.exchange.malware_protection:
+            readers.append(naming.role_arn(cfg.account_id(link.account), naming.linkage_malware_scan_role(cfg)))
+        subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
+        return readers + sorted(arn for s in subscribers for arn in naming.linkage_caller_role_arns(cfg, s))
+
+    def _caller_grants(self, key: kms.IKey, upload_endpoints: dict[str, str]) -> None:
+        """Who may put and get which objects: each dataset's producer its inbox folder, through its spoke's S3
+        endpoint (or from its account's caller roles when it runs elsewhere), with the linkage key; each dataset's
+        subscribers its committed outbox files; nobody else reads anything."""
+        cfg, link = self.cfg, self.cfg.linkage
+        region, account = cfg.regions.primary.name, cfg.account_id(link.account)
+        inbox, everything = self.bucket.arn_for_objects("inbox/*"), self.bucket.arn_for_objects("*")
+        for name, dataset in sorted(link.datasets.items()):
+            self.bucket.add_to_resource_policy(
+                callers_statement(
+                    cfg,
+                    [dataset.producer],
+                    sid=f"Upload{pascal(name)}",
+                    actions=["s3:PutObject"],
+                    resources=[self.bucket.arn_for_objects(naming.inbox_objects(name, dataset.producer))],
+                )
+            )
+            self.bucket.add_to_resource_policy(
+                callers_statement(
+                    cfg,
+                    list(dataset.subscribers),
+                    sid=f"Read{pascal(name)}",
+                    actions=["s3:GetObject"],
+                    resources=[self.bucket.arn_for_objects(naming.outbox_objects(name))],
+                    conditions={"StringEquals": {"s3:ExistingObjectTag/state": "committed"}},
+                )
+            )
+        elsewhere = sorted({s.account for s in link.systems.values() if s.spoke is None})
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="UploadsOnlyThroughTheCallersEndpoints",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[inbox],
+                conditions={
+                    "StringNotEquals": {
+                        "aws:SourceVpce": [upload_endpoints[s] for s in sorted(upload_endpoints)],
+                        **({"aws:PrincipalAccount": elsewhere} if elsewhere else {}),
+                    }
+                },
+            )
+        )
+        alias_arn = f"arn:aws:kms:{region}:{account}:{naming.key_alias(cfg, 'linkage')}"
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="UploadsOnlyWithTheLinkageKey",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[inbox],
+                conditions={
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": [key.key_arn, alias_arn]}
+                },
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ReadsOnlyByTheNamedRoles",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[everything],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": self._readers()}},
+            )
+        )
         producers = sorted({d.producer for d in link.datasets.values()})
-        # Producers in other accounts encrypt their uploads with the exchange bucket's key, through S3 only.
+        subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
+        via_s3: dict[str, dict[str, object]] = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+        # Producers encrypt their uploads with the exchange bucket's key (a multipart upload also decrypts its
+        # parts' keys), subscribers decrypt what they read; through S3 only.
         key.add_to_resource_policy(
             callers_statement(
                 cfg,
                 producers,
                 sid="ProducersUploadThroughS3",
-                actions=["kms:GenerateDataKey"],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=["*"],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                conditions=via_s3,
             )
         )
-        for name in link.systems:
-            # Each system drops files only under its own producer folder of the inbox.
-            self.bucket.add_to_resource_policy(
-                callers_statement(
-                    cfg,
-                    [name],
-                    sid=f"Upload{pascal(name)}",
-                    actions=["s3:PutObject"],
-                    resources=[self.bucket.arn_for_objects(naming.inbox_objects("*", name))],
-                )
+        key.add_to_resource_policy(
+            callers_statement(
+                cfg,
+                subscribers,
+                sid="SubscribersReadThroughS3",
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions=via_s3,
             )
+        )
+
+    def _data_events(self) -> None:
+        """Every read and write of the exchange's objects, recorded by a trail of its own into the log archive
+        (the organisation's trail records management events only)."""
+        cfg = self.cfg
+        trail = cloudtrail.Trail(
+            self,
+            "ExchangeDataEvents",
+            trail_name=naming.trail(cfg, "linkage-exchange-data-events"),
+            bucket=s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg)),
+            s3_key_prefix=naming.CLOUDTRAIL_PREFIX,
+            enable_file_validation=True,
+            include_global_service_events=False,
+            is_multi_region_trail=False,
+            management_events=cloudtrail.ReadWriteType.NONE,
+            send_to_cloud_watch_logs=False,
+        )
+        trail.add_s3_event_selector(
+            [cloudtrail.S3EventSelector(bucket=self.bucket)],
+            include_management_events=False,
+            read_write_type=cloudtrail.ReadWriteType.ALL,
+        )
+        cfn_trail = trail.node.default_child
+        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
+        cfn_trail.kms_key_id = naming.log_archive_key_arn(cfg)  # the archive key, by alias: another account's
+        acknowledge(
+            trail,
+            "NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled",
+            "Data events of the exchange (one per object read or written) go to the tamper-proof log archive for "
+            "audit; alarms work on the management events of the organisation's trail.",
+        )
+
+    def _malware_protection(self, key: kms.IKey) -> None:
+        """GuardDuty Malware Protection for S3 on the inbox: each upload is scanned and tagged with the result
+        before the file handler reads it (it receives the scan result, not the upload event)."""
+        cfg, region = self.cfg, self.cfg.regions.primary.name
+        bucket = f"arn:aws:s3:::{naming.exchange_bucket(cfg)}"  # literal: the wildcard acknowledgement reads it
+        guard_rules = f"arn:aws:events:{region}:{self.account}:rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"
+        statements = [
+            iam.PolicyStatement(
+                sid="ManagedEventRule",
+                actions=["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+                resources=[guard_rules],
+                conditions={"StringLike": {"events:ManagedBy": "malware-protection-plan.guardduty.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="DescribeManagedEventRule",
+                actions=["events:DescribeRule", "events:ListTargetsByRule"],
+                resources=[guard_rules],
+            ),
+            iam.PolicyStatement(
+                sid="BucketNotifications",
+                actions=[
+                    "s3:PutBucketNotification",
+                    "s3:GetBucketNotification",
+                    "s3:GetBucketLocation",
+                    "s3:ListBucket",
+                ],
+                resources=[bucket],
+            ),
+            iam.PolicyStatement(
+                sid="ScanAndTagUploads",
+                actions=[
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging",
+                    "s3:PutObjectTagging",
+                    "s3:PutObjectVersionTagging",
+                ],
+                resources=[f"{bucket}/inbox/*"],
+            ),
+            iam.PolicyStatement(
+                sid="ValidationObject",
+                actions=["s3:PutObject"],
+                resources=[f"{bucket}/malware-protection-resource-validation-object"],
+            ),
+            iam.PolicyStatement(
+                sid="ExchangeKeyThroughS3",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            ),
+        ]
+        role = iam.Role(
+            self,
+            "MalwareScanRole",
+            role_name=naming.linkage_malware_scan_role(cfg),
+            assumed_by=iam.ServicePrincipal("malware-protection-plan.guardduty.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": self.account}}
+            ),
+            description="GuardDuty Malware Protection for S3: scans and tags uploads to the linkage inbox",
+        )
+        policy = iam.ManagedPolicy(self, "MalwareScanPolicy", roles=[role], statements=statements)
+        acknowledge_wildcards(
+            policy,
+            statements,
+            "GuardDuty names its managed rule DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3-<id> when the plan is "
+            "created; uploads are named by their producers under inbox/.",
+        )
+        plan = guardduty.CfnMalwareProtectionPlan(
+            self,
+            "InboxMalwareProtection",
+            role=role.role_arn,
+            protected_resource=guardduty.CfnMalwareProtectionPlan.CFNProtectedResourceProperty(
+                s3_bucket=guardduty.CfnMalwareProtectionPlan.S3BucketProperty(
+                    bucket_name=self.bucket.bucket_name, object_prefixes=["inbox/"]
+                )
+            ),
+            actions=guardduty.CfnMalwareProtectionPlan.CFNActionsProperty(
+                tagging=guardduty.CfnMalwareProtectionPlan.CFNTaggingProperty(status="ENABLED")
+            ),
+        )
+        # GuardDuty checks the role's access when the plan is created: the role's policy and the bucket policy
+        # must be in place by then.
+        plan.node.add_dependency(policy)
+        assert self.bucket.policy is not None
+        plan.node.add_dependency(self.bucket.policy)
 
     def _pseudonymization_key(self) -> None:
+        """The platform's HMAC key. It never leaves KMS; the functions derive their batch key from it with one
+        GenerateMac call per batch (see the runtime's pseudonym module), so only their roles may call it."""
         cfg = self.cfg
+        functions = naming.linkage_function_role_arns(cfg)
         self.mac_key = kms.Key(
             self,
             "PseudonymizationKey",
@@ -161,8 +377,8 @@ class LinkageDataStack(GovCloudStack):
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
             removal_policy=cdk.RemovalPolicy.RETAIN,
             pending_window=cdk.Duration.days(30),
-            # The account administers the key; its principals can only compute and check MACs with it (and only
-            # the linkage functions' roles are given kms:GenerateMac in IAM). Nothing can export it.
+            # The account administers the key (no grants: CreateGrant is not an administrator's action); only the
+            # linkage functions' roles compute MACs with it, and nobody verifies one (a verifier could test guesses).
             policy=iam.PolicyDocument(
                 statements=[
                     iam.PolicyStatement(
@@ -172,9 +388,35 @@ class LinkageDataStack(GovCloudStack):
                         resources=["*"],
                     ),
                     iam.PolicyStatement(
-                        sid="MacOperationsOnly",
+                        sid="FunctionsGenerateMac",
                         principals=[iam.AccountRootPrincipal()],
-                        actions=["kms:GenerateMac", "kms:VerifyMac", "kms:DescribeKey"],
+                        actions=["kms:GenerateMac"],
+                        resources=["*"],
+                        conditions={
+                            "ArnEquals": {"aws:PrincipalArn": functions},
+                            "StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"},
+                        },
+                    ),
+                    iam.PolicyStatement(
+                        sid="NobodyElseGeneratesMacs",
+                        effect=iam.Effect.DENY,
+                        principals=[iam.AnyPrincipal()],
+                        actions=["kms:GenerateMac"],
+                        resources=["*"],
+                        conditions={"ArnNotEquals": {"aws:PrincipalArn": functions}},
+                    ),
+                    iam.PolicyStatement(
+                        sid="NobodyVerifiesMacs",
+                        effect=iam.Effect.DENY,
+                        principals=[iam.AnyPrincipal()],
+                        actions=["kms:VerifyMac"],
+                        resources=["*"],
+                    ),
+                    iam.PolicyStatement(
+                        sid="NoGrants",
+                        effect=iam.Effect.DENY,
+                        principals=[iam.AnyPrincipal()],
+                        actions=["kms:CreateGrant"],
                         resources=["*"],
                     ),
                 ]
@@ -192,7 +434,7 @@ class LinkageDataStack(GovCloudStack):
     def _queue_key(self) -> None:
         cfg, link = self.cfg, self.cfg.linkage
         account, region = cfg.account_id(link.account), cfg.regions.primary.name
-        subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
+        readers = sorted({s for d in link.datasets.values() for s in (d.producer, *d.subscribers)})
         self.queue_key = DataKey(
             self,
             "QueueKey",
@@ -206,8 +448,8 @@ class LinkageDataStack(GovCloudStack):
                 ),
                 callers_statement(
                     cfg,
-                    subscribers,
-                    sid="SubscribersReadTheirQueues",
+                    readers,
+                    sid="SystemsReadTheirQueues",
                     actions=["kms:Decrypt"],
                     resources=["*"],
                     conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
@@ -255,34 +497,18 @@ class LinkageStack(GovCloudStack):
 
     def _environment(self, data: LinkageDataStack) -> dict[str, str]:
         """The event bus, and what the handlers read from their environment."""
-        cfg, link = self.cfg, self.cfg.linkage
+        cfg = self.cfg
         self.bus = events.EventBus(self, "Bus", event_bus_name=naming.linkage_bus(cfg))
-        datasets_json = json.dumps(
-            [
-                {
-                    "name": name,
-                    "producer": d.producer,
-                    "subscribers": list(d.subscribers),
-                    "format": d.format,
-                    "encoding": d.encoding,
-                    "key_column": d.key_column,
-                    "columns": d.columns,
-                    "identifiers": list(d.identifiers),
-                    "roles": {s: naming.linkage_caller_role_arns(cfg, s) for s in (d.producer, *d.subscribers)},
-                }
-                for name, d in sorted(link.datasets.items())
-            ],
-            ensure_ascii=False,
-            sort_keys=True,
-        )
         ingestion_role = naming.data_lake_role_arn(cfg, "ingestion")
         return {
-            "DATASETS": datasets_json,
+            "DATASETS": datasets_environment(cfg),
             "EXCHANGE_BUCKET": naming.exchange_bucket(cfg),
             "RAW_BUCKET": naming.data_lake_bucket(cfg, "raw"),
             "INGESTION_ROLE_ARN": ingestion_role,
             "MAC_KEY_ID": data.mac_key.key_arn,
             "EVENT_BUS": self.bus.event_bus_name,
+            "API_MAX_BYTES": str(cfg.linkage.exchange.api_max_bytes),
+            "MALWARE_SCAN": "on" if cfg.linkage.exchange.malware_protection else "off",
         }
 
     def _functions(
@@ -340,8 +566,10 @@ class LinkageStack(GovCloudStack):
                 allow_public_subnet=False,
                 environment=environment,
                 environment_encryption=key,
-                timeout=cdk.Duration.seconds(60),
-                memory_size=512,
+                # A file of Kobe's 1.51 million residents takes about 15 s on one vCPU (README): the file handler
+                # gets a full vCPU (1769 MB and more) and the longest time Lambda allows.
+                timeout=cdk.Duration.seconds(900 if purpose == "files" else 60),
+                memory_size=2048 if purpose == "files" else 512,
                 reserved_concurrent_executions=link.reserved_concurrency,
                 log_group=identity.log_group,
                 dead_letter_queue=dead_letters,
@@ -388,19 +616,32 @@ class LinkageStack(GovCloudStack):
         """What both handlers may do: the exchange's folders and key, MACs, the ingestion role, their bus, ENIs."""
         cfg = self.cfg
         ingestion_role = naming.data_lake_role_arn(cfg, "ingestion")
+        exchange = naming.exchange_bucket(cfg)
         return [
             iam.PolicyStatement(
                 sid="Exchange",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[
-                    f"arn:aws:s3:::{naming.exchange_bucket(cfg)}/{p}"
-                    for p in ("inbox/*", "outbox/*", "records/*", "quarantine/*")
+                actions=[
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:PutObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:GetObjectTagging",
+                    "s3:GetObjectVersionTagging",
+                    "s3:PutObjectTagging",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
                 ],
+                resources=[f"arn:aws:s3:::{exchange}/{prefix}/*" for prefix in naming.EXCHANGE_PREFIXES],
             ),
             iam.PolicyStatement(
                 sid="ExchangeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
             ),
-            iam.PolicyStatement(sid="Pseudonymize", actions=["kms:GenerateMac"], resources=[data.mac_key.key_arn]),
+            iam.PolicyStatement(
+                sid="Pseudonymize",
+                actions=["kms:GenerateMac"],
+                resources=[data.mac_key.key_arn],
+                conditions={"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}},
+            ),
             iam.PolicyStatement(
                 sid="WriteRawThroughIngestionRole", actions=["sts:AssumeRole"], resources=[ingestion_role]
             ),
@@ -433,15 +674,24 @@ class LinkageStack(GovCloudStack):
 
     def _events(self, cfg: Config, data: LinkageDataStack, topic: sns.ITopic) -> None:
         link = cfg.linkage
-        # Object events of the inbox: default bus -> linkage bus -> file handler.
-        inbox = events.EventPattern(
-            source=["aws.s3"],
-            detail_type=["Object Created"],
-            detail={"bucket": {"name": [naming.exchange_bucket(cfg)]}, "object": {"key": [{"prefix": "inbox/"}]}},
-        )
-        forward = events.Rule(
-            self, "ForwardInboxEvents", description="S3 inbox events to the linkage bus", event_pattern=inbox
-        )
+        bucket = naming.exchange_bucket(cfg)
+        # Inbox uploads reach the file handler from the default bus through the linkage bus: as GuardDuty's scan
+        # result when malware protection is on (never before the scan), else as S3's object event.
+        if link.exchange.malware_protection:
+            inbox = events.EventPattern(
+                source=["aws.guardduty"],
+                detail_type=["GuardDuty Malware Protection Object Scan Result"],
+                detail={"s3ObjectDetails": {"bucketName": [bucket], "objectKey": [{"prefix": "inbox/"}]}},
+            )
+            what = "malware scan results of inbox uploads"
+        else:
+            inbox = events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": "inbox/"}]}},
+            )
+            what = "S3 inbox events"
+        forward = events.Rule(self, "ForwardInboxEvents", description=f"{what} to the linkage bus", event_pattern=inbox)
         forward.add_target(targets.EventBus(self.bus))
         acknowledge(
             forward,
@@ -453,49 +703,12 @@ class LinkageStack(GovCloudStack):
             self,
             "InboxToFileHandler",
             event_bus=self.bus,
-            description="Inbox files to the file handler",
+            description=f"{what} to the file handler",
             event_pattern=inbox,
         ).add_target(
             targets.LambdaFunction(self.functions["files"], retry_attempts=2, max_event_age=cdk.Duration.hours(6))
         )
-        # A queue per subscriber, with its dead-letter queue and an alarm on it; a rule per dataset and subscriber.
-        self.queues: dict[str, sqs.Queue] = {}
-        subscribers = sorted({s for d in link.datasets.values() for s in d.subscribers})
-        for subscriber in subscribers:
-            dead = sqs.Queue(
-                self,
-                f"{pascal(subscriber)}DeadLetters",
-                queue_name=f"{naming.subscriber_queue(cfg, subscriber)}-dead-letters",
-                encryption=sqs.QueueEncryption.KMS,
-                encryption_master_key=data.queue_key,
-                enforce_ssl=True,
-                removal_policy=cdk.RemovalPolicy.RETAIN,
-                retention_period=cdk.Duration.days(14),
-            )
-            acknowledge(dead, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of a subscriber queue.")
-            queue = sqs.Queue(
-                self,
-                f"{pascal(subscriber)}Queue",
-                queue_name=naming.subscriber_queue(cfg, subscriber),
-                encryption=sqs.QueueEncryption.KMS,
-                encryption_master_key=data.queue_key,
-                enforce_ssl=True,
-                removal_policy=cdk.RemovalPolicy.RETAIN,
-                retention_period=cdk.Duration.days(4),
-                visibility_timeout=cdk.Duration.minutes(5),
-                dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=5),
-            )
-            queue.add_to_resource_policy(
-                callers_statement(
-                    cfg,
-                    [subscriber],
-                    sid="SubscriberReads",
-                    actions=SUBSCRIBER_QUEUE_ACTIONS,
-                    resources=[queue.queue_arn],
-                )
-            )
-            self._alarm(dead, f"{pascal(subscriber)}DeadLettersAlarm", topic, f"messages {subscriber} did not process")
-            self.queues[subscriber] = queue
+        self._system_queues(cfg, data, topic)
         for name, dataset in sorted(link.datasets.items()):
             for subscriber in dataset.subscribers:
                 events.Rule(
@@ -507,6 +720,60 @@ class LinkageStack(GovCloudStack):
                         source=["govcloud.linkage"], detail_type=["DatasetRecordsAccepted"], detail={"dataset": [name]}
                     ),
                 ).add_target(targets.SqsQueue(self.queues[subscriber]))
+        for producer in sorted({d.producer for d in link.datasets.values()}):
+            events.Rule(
+                self,
+                f"QuarantinedTo{pascal(producer)}",
+                event_bus=self.bus,
+                description=f"batches of {producer} that were refused, with their reason, to {producer}",
+                event_pattern=events.EventPattern(
+                    source=["govcloud.linkage"],
+                    detail_type=["DatasetBatchQuarantined"],
+                    detail={"producer": [producer]},
+                ),
+            ).add_target(targets.SqsQueue(self.queues[producer]))
+
+    def _system_queues(self, cfg: Config, data: LinkageDataStack, topic: sns.ITopic) -> None:
+        """A queue per system: a subscriber's notices of new batches, a producer's of its refused ones; each with
+        its dead-letter queue and an alarm on it."""
+        link = cfg.linkage
+        self.queues: dict[str, sqs.Queue] = {}
+        systems = sorted({s for d in link.datasets.values() for s in (d.producer, *d.subscribers)})
+        for system in systems:
+            dead = sqs.Queue(
+                self,
+                f"{pascal(system)}DeadLetters",
+                queue_name=f"{naming.system_queue(cfg, system)}-dead-letters",
+                encryption=sqs.QueueEncryption.KMS,
+                encryption_master_key=data.queue_key,
+                enforce_ssl=True,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+                retention_period=cdk.Duration.days(14),
+            )
+            acknowledge(dead, "AwsSolutions-SQS3", "This queue is itself the dead-letter queue of a system's queue.")
+            queue = sqs.Queue(
+                self,
+                f"{pascal(system)}Queue",
+                queue_name=naming.system_queue(cfg, system),
+                encryption=sqs.QueueEncryption.KMS,
+                encryption_master_key=data.queue_key,
+                enforce_ssl=True,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+                retention_period=cdk.Duration.days(4),
+                visibility_timeout=cdk.Duration.minutes(5),
+                dead_letter_queue=sqs.DeadLetterQueue(queue=dead, max_receive_count=5),
+            )
+            queue.add_to_resource_policy(
+                callers_statement(
+                    cfg,
+                    [system],
+                    sid="SystemReads",
+                    actions=SUBSCRIBER_QUEUE_ACTIONS,
+                    resources=[queue.queue_arn],
+                )
+            )
+            self._alarm(dead, f"{pascal(system)}DeadLettersAlarm", topic, f"messages {system} did not process")
+            self.queues[system] = queue
 
     def _api(self, cfg: Config, api_endpoints: dict[str, str]) -> None:
         link = cfg.linkage
@@ -580,7 +847,12 @@ class LinkageStack(GovCloudStack):
             .add_resource("records")
         )
         methods = [
-            records.add_method("POST", integration, request_validator=validator),
+            records.add_method(
+                "POST",
+                integration,
+                request_validator=validator,
+                request_parameters={"method.request.header.Idempotency-Key": True},
+            ),
             records.add_resource("{id}").add_method("GET", integration, request_validator=validator),
         ]
         for method in methods:

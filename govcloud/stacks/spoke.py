@@ -80,7 +80,7 @@ class SpokeNetworkStack(GovCloudStack):
         cfg, vpc = self.cfg, self.network.vpc
         region = cfg.regions.primary.name
         all_accounts = sorted({a.id for a in cfg.accounts.values()})
-        gateway = vpc.add_gateway_endpoint(
+        self.s3_endpoint = gateway = vpc.add_gateway_endpoint(
             "S3Endpoint",
             service=ec2.GatewayVpcEndpointAwsService.S3,
             subnets=[ec2.SubnetSelection(subnets=vpc.isolated_subnets)],

@@ -1,264 +1,68 @@
 """Data linkage platform (データ連携基盤): the code behind the private API and the file exchange.
 
-Two Lambda handlers share one pipeline: validate a batch against its dataset, keep the original for the
-subscribers, pseudonymize the identifier columns with a keyed hash whose key never leaves KMS (``GenerateMac``,
-HMAC-SHA-256: the same resident always maps to the same token, and nobody can reverse it), write the result into
-the data lake raw zone (partitioned by dataset and date) through the data lake's ingestion role, and publish an
-event. Anything invalid goes to a quarantine prefix with its reason: nothing is lost, nothing bad flows on.
+Two Lambda handlers share one pipeline (``linkage_platform``): check a batch against its dataset's schema, give
+subscribers every column (text made safe for spreadsheets), give the data lake raw zone only what the dataset
+declares for it (pseudonymized or kept; dropped columns never), and tell the subscribers. A batch is all or
+nothing and is accepted once (see ``linkage_platform.batches``); anything invalid goes to a quarantine prefix with
+a reason that names a row, a column and what was expected, never a value. Logs carry the same and nothing more.
 
 Configuration comes from the function's environment (this module runs in Lambda, not at synth time):
-``DATASETS`` (JSON, see :class:`Dataset`), ``EXCHANGE_BUCKET``, ``RAW_BUCKET``, ``INGESTION_ROLE_ARN``,
-``MAC_KEY_ID``, ``EVENT_BUS``.
+``DATASETS`` (JSON, see ``linkage_platform.schema.Dataset``), ``EXCHANGE_BUCKET``, ``RAW_BUCKET``,
+``INGESTION_ROLE_ARN``, ``MAC_KEY_ID``, ``EVENT_BUS``, ``API_MAX_BYTES``, ``MALWARE_SCAN`` (``on`` or ``off``).
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
-import io
+import hashlib
 import json
 import logging
 import os
-import re
-import uuid
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from linkage_platform.batches import (
+    ACCEPTED,
+    EVENT_SOURCE,
+    Batch,
+    Clients,
+    Conflict,
+    Settings,
+    batch_id,
+    error_code,
+    process,
+)
+from linkage_platform.pseudonym import Pseudonymizer
+from linkage_platform.schema import Dataset, load_datasets
+from linkage_platform.sources import ApiSource, FileSource
+from linkage_platform.values import is_key
+
+__all__ = ["ACCEPTED", "EVENT_SOURCE", "Clients", "Settings", "api_handler", "file_handler", "load_datasets"]
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
+# The AWS SDK logs request bodies at DEBUG: never, whatever the function's log level.
+for _name in ("boto3", "botocore", "urllib3", "s3transfer"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
-EVENT_SOURCE = "govcloud.linkage"
-ACCEPTED = "DatasetRecordsAccepted"
-QUARANTINE_PREFIX = "quarantine"
-INBOX_PREFIX = "inbox"
-RECORDS_PREFIX = "records"
-OUTBOX_PREFIX = "outbox"
-
-
-class Rejected(Exception):
-    """The whole request or file is refused or quarantined; ``status`` is the HTTP status for API callers."""
-
-    def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
+SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
+SCAN_TAG = "GuardDutyMalwareScanStatus"
+CLEAN = "NO_THREATS_FOUND"
+DEFAULT_API_MAX_BYTES = 1_048_576
 
 
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    producer: str
-    subscribers: tuple[str, ...]
-    format: str  # "json" | "csv"
-    encoding: str  # "utf-8" | "cp932" | "shift_jis"
-    key_column: str
-    columns: dict[str, str]  # column -> type: string | integer | decimal | date
-    identifiers: tuple[str, ...] = ()
-    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)  # system -> caller role ARNs
-
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> Dataset:
-        return Dataset(
-            name=data["name"],
-            producer=data["producer"],
-            subscribers=tuple(data["subscribers"]),
-            format=data["format"],
-            encoding=data.get("encoding", "utf-8"),
-            key_column=data["key_column"],
-            columns=dict(data["columns"]),
-            identifiers=tuple(data.get("identifiers", ())),
-            roles={k: tuple(v) for k, v in data.get("roles", {}).items()},
-        )
-
-    def system_of(self, caller_arn: str) -> str | None:
-        """The system whose role made the call (an assumed-role session ARN maps to its role)."""
-        match = re.match(r"^arn:aws:sts::(\d{12}):assumed-role/([^/]+)/", caller_arn)
-        role_arn = f"arn:aws:iam::{match.group(1)}:role/{match.group(2)}" if match else caller_arn
-        for system, arns in self.roles.items():
-            if role_arn in arns:
-                return system
-        return None
+def _log(event: str, **fields: Any) -> None:
+    """One JSON line per outcome: names, counts and reasons only (the reasons hold no input value)."""
+    LOG.info(json.dumps({"event": event, **fields}, ensure_ascii=False, sort_keys=True))
 
 
-def load_datasets(raw: str) -> dict[str, Dataset]:
-    return {d["name"]: Dataset.from_json(d) for d in json.loads(raw)}
+def _log_failure(what: str, error: BaseException) -> None:
+    """A failure without its message: an exception's text can quote the data it failed on."""
+    LOG.error(json.dumps({"event": f"{what} failed", "error": type(error).__name__, "code": error_code(error)}))
 
 
-# ----- validation -----
-
-
-def _is_date(value: str) -> bool:
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_decimal(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    try:
-        Decimal(str(value))
-    except InvalidOperation:
-        return False
-    return True
-
-
-CHECKS = {
-    "string": lambda v: isinstance(v, str) and v != "",
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, str) and re.fullmatch(r"-?\d+", v) is not None)
-    ),
-    "date": lambda v: isinstance(v, str) and _is_date(v),
-    "decimal": _is_decimal,
-}
-
-
-def validate(dataset: Dataset, records: list[Any]) -> list[dict[str, Any]]:
-    """Every record must be an object with every column of the dataset, each of its type. All or nothing:
-    a batch with one bad record is quarantined whole, so a subscriber never sees half a batch."""
-    if not isinstance(records, list) or not records:
-        raise Rejected("the batch must be a non-empty list of records")
-    for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise Rejected(f"record {i}: not an object")
-        missing = [c for c in dataset.columns if c not in record]
-        if missing:
-            raise Rejected(f"record {i}: missing column(s) {', '.join(missing)}")
-        for column, kind in dataset.columns.items():
-            if not CHECKS[kind](record[column]):
-                raise Rejected(f"record {i}: column {column!r} is not a valid {kind}: {record[column]!r}")
-        if not re.fullmatch(r"[\w.-]{1,128}", str(record[dataset.key_column])):
-            raise Rejected(
-                f"record {i}: key column {dataset.key_column!r} must be 1-128 letters, digits, '.', '_' or '-'"
-            )
-    return records
-
-
-def decode_csv(dataset: Dataset, body: bytes) -> list[dict[str, Any]]:
-    """Decode a CSV file in the dataset's encoding (CP932 / Shift_JIS files are common between packaged systems)."""
-    try:
-        text = body.decode(dataset.encoding)
-    except UnicodeDecodeError as error:
-        raise Rejected(f"not valid {dataset.encoding}: byte {error.start} cannot be decoded") from None
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = reader.fieldnames or []
-    missing = [c for c in dataset.columns if c not in header]
-    if missing:
-        raise Rejected(f"missing column(s) {', '.join(missing)} in the header {header}")
-    return [dict(row) for row in reader]
-
-
-# ----- pseudonymization -----
-
-
-class Pseudonymizer:
-    """Tokens from KMS GenerateMac (HMAC-SHA-256 key that never leaves KMS); cached per batch."""
-
-    def __init__(self, kms: Any, key_id: str) -> None:
-        self._kms = kms
-        self._key_id = key_id
-        self._cache: dict[str, str] = {}
-
-    def token(self, value: str) -> str:
-        if value not in self._cache:
-            mac = self._kms.generate_mac(
-                KeyId=self._key_id, MacAlgorithm="HMAC_SHA_256", Message=value.encode("utf-8")
-            )["Mac"]
-            self._cache[value] = base64.urlsafe_b64encode(mac).decode().rstrip("=")
-        return self._cache[value]
-
-    def apply(self, dataset: Dataset, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {k: (self.token(str(v)) if k in dataset.identifiers else v) for k, v in record.items()}
-            for record in records
-        ]
-
-
-# ----- the pipeline -----
-
-
-@dataclass
-class Clients:
-    s3: Any
-    raw_s3: Any
-    kms: Any
-    events: Any
-
-
-@dataclass(frozen=True)
-class Settings:
-    exchange_bucket: str
-    raw_bucket: str
-    mac_key_id: str
-    event_bus: str
-
-    @staticmethod
-    def from_env() -> Settings:
-        return Settings(
-            exchange_bucket=os.environ["EXCHANGE_BUCKET"],
-            raw_bucket=os.environ["RAW_BUCKET"],
-            mac_key_id=os.environ["MAC_KEY_ID"],
-            event_bus=os.environ["EVENT_BUS"],
-        )
-
-
-def accept(
-    dataset: Dataset,
-    records: list[dict[str, Any]],
-    batch_id: str,
-    producer: str,
-    clients: Clients,
-    settings: Settings,
-    today: dt.date,
-) -> dict[str, Any]:
-    """Keep the originals for subscribers, pseudonymized copies in the raw zone, and tell the subscribers."""
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-    clients.s3.put_object(
-        Bucket=settings.exchange_bucket,
-        Key=f"{OUTBOX_PREFIX}/{dataset.name}/{today.isoformat()}/{batch_id}.jsonl",
-        Body=lines,
-    )
-    for record in records:
-        clients.s3.put_object(
-            Bucket=settings.exchange_bucket,
-            Key=f"{RECORDS_PREFIX}/{dataset.name}/{record[dataset.key_column]}.json",
-            Body=json.dumps(record, ensure_ascii=False).encode("utf-8"),
-        )
-    pseudonymized = Pseudonymizer(clients.kms, settings.mac_key_id).apply(dataset, records)
-    raw = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pseudonymized).encode("utf-8")
-    raw_key = f"dataset={dataset.name}/date={today.isoformat()}/{batch_id}.jsonl"
-    clients.raw_s3.put_object(Bucket=settings.raw_bucket, Key=raw_key, Body=raw)
-    clients.events.put_events(
-        Entries=[
-            {
-                "Source": EVENT_SOURCE,
-                "DetailType": ACCEPTED,
-                "EventBusName": settings.event_bus,
-                "Detail": json.dumps(
-                    {"dataset": dataset.name, "batch": batch_id, "producer": producer, "records": len(records)}
-                ),
-            }
-        ]
-    )
-    return {"batch": batch_id, "accepted": len(records), "raw_key": raw_key}
-
-
-def quarantine(
-    dataset_name: str, body: bytes, reason: str, batch_id: str, clients: Clients, settings: Settings, today: dt.date
-) -> str:
-    prefix = f"{QUARANTINE_PREFIX}/{dataset_name}/{today.isoformat()}/{batch_id}"
-    clients.s3.put_object(Bucket=settings.exchange_bucket, Key=f"{prefix}/payload", Body=body)
-    clients.s3.put_object(
-        Bucket=settings.exchange_bucket,
-        Key=f"{prefix}/reason.json",
-        Body=json.dumps({"dataset": dataset_name, "reason": reason}, ensure_ascii=False).encode("utf-8"),
-    )
-    return prefix
+def _pseudonymizer(clients: Clients, settings: Settings) -> Any:
+    return lambda: Pseudonymizer(clients.kms, settings.mac_key_id)
 
 
 # ----- API handler (API Gateway proxy integration, IAM authorization) -----
@@ -272,87 +76,181 @@ def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _idempotency_key(event: dict[str, Any]) -> str | None:
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    key = headers.get("idempotency-key")
+    if isinstance(key, str) and 0 < len(key) <= 128 and key.isascii() and key.isprintable() and " " not in key:
+        return key
+    return None
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+
+
 def handle_api(
     event: dict[str, Any], datasets: dict[str, Dataset], clients: Clients, settings: Settings, today: dt.date
 ) -> dict[str, Any]:
-    name = (event.get("pathParameters") or {}).get("dataset", "")
+    params = event.get("pathParameters") or {}
     caller = ((event.get("requestContext") or {}).get("identity") or {}).get("userArn") or ""
-    dataset = datasets.get(name)
+    dataset = datasets.get(params.get("dataset", ""))
     if dataset is None:
-        return _response(404, {"error": f"unknown dataset {name!r}"})
+        return _response(404, {"error": "no such dataset"})
     system = dataset.system_of(caller)
     method = event.get("httpMethod")
     if method == "POST":
         if system != dataset.producer:
-            return _response(403, {"error": f"only the producer {dataset.producer!r} may post to {name!r}"})
-        batch_id = str(uuid.uuid4())
-        body = (event.get("body") or "").encode("utf-8")
-        try:
-            records = validate(dataset, json.loads(body or b"null"))
-        except (Rejected, json.JSONDecodeError) as error:
-            reason = error.reason if isinstance(error, Rejected) else f"not valid JSON: {error}"
-            where = quarantine(name, body, reason, batch_id, clients, settings, today)
-            return _response(422, {"error": reason, "quarantined": where})
-        return _response(202, accept(dataset, records, batch_id, system, clients, settings, today))
+            return _response(403, {"error": f"only the producer {dataset.producer!r} may post to {dataset.name!r}"})
+        return _post(event, dataset, system, clients, settings, today)
     if method == "GET":
         if system not in dataset.subscribers:
-            return _response(403, {"error": f"only subscribers of {name!r} may read it"})
-        record_id = (event.get("pathParameters") or {}).get("id", "")
-        if not re.fullmatch(r"[\w.-]{1,128}", record_id):
-            return _response(400, {"error": "invalid record id"})
-        try:
-            obj = clients.s3.get_object(
-                Bucket=settings.exchange_bucket, Key=f"{RECORDS_PREFIX}/{name}/{record_id}.json"
-            )
-        except clients.s3.exceptions.NoSuchKey:
-            return _response(404, {"error": f"no record {record_id!r} in {name!r}"})
-        return _response(200, json.loads(obj["Body"].read()))
+            return _response(403, {"error": f"only subscribers of {dataset.name!r} may read it"})
+        return _get(params.get("id", ""), dataset, clients, settings)
     return _response(405, {"error": "method not allowed"})
 
 
-# ----- file handler (S3 object created in the exchange bucket, via EventBridge) -----
+def _post(
+    event: dict[str, Any], dataset: Dataset, producer: str, clients: Clients, settings: Settings, today: dt.date
+) -> dict[str, Any]:
+    body = _body(event)
+    if len(body) > settings.api_max_bytes:
+        return _response(
+            413,
+            {
+                "error": f"the request has {len(body)} bytes, more than the {settings.api_max_bytes} one request may "
+                "carry: split the batch, or upload it as a file to the inbox"
+            },
+        )
+    key = _idempotency_key(event)
+    if key is None:
+        return _response(
+            400,
+            {
+                "error": "an Idempotency-Key header is required (1-128 printable ASCII characters, no spaces): the "
+                "same key on a retry returns the first result instead of accepting the batch twice"
+            },
+        )
+    batch = Batch(
+        dataset=dataset,
+        id=batch_id("api", dataset.name, producer, key),
+        producer=producer,
+        fingerprint=hashlib.sha256(body).hexdigest(),
+    )
+    try:
+        result = process(batch, ApiSource(dataset, body), _pseudonymizer(clients, settings), clients, settings, today)
+    except Conflict as conflict:
+        return _response(409, {"error": str(conflict)})
+    _log("batch", **_summary(result))
+    if result["status"] == "quarantined":
+        return _response(422, {"error": result["reason"], "batch": batch.id, "quarantined": result["quarantined"]})
+    return _response(202, result)
+
+
+def _get(record_id: str, dataset: Dataset, clients: Clients, settings: Settings) -> dict[str, Any]:
+    if not is_key(record_id):
+        return _response(400, {"error": "invalid record id: 1-128 letters, digits, '.', '_' or '-'"})
+    try:
+        obj = clients.s3.get_object(Bucket=settings.exchange_bucket, Key=f"records/{dataset.name}/{record_id}.json")
+    except Exception as error:
+        if error_code(error) == "NoSuchKey":
+            return _response(404, {"error": f"no such record in {dataset.name!r}"})
+        raise
+    return _response(200, json.loads(obj["Body"].read()))
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("status", "dataset", "batch", "accepted", "reason", "replayed")
+    return {k: result[k] for k in keys if k in result}
+
+
+# ----- file handler (an inbox upload, via EventBridge: scanned first when malware protection is on) -----
+
+
+def _file_of(event: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """The object key, its version and, for a scan result, why it may not be read (None: it may)."""
+    detail = event.get("detail") or {}
+    if event.get("detail-type") == SCAN_RESULT:
+        obj = detail.get("s3ObjectDetails") or {}
+        result = detail.get("scanResultDetails") or {}
+        status = result.get("scanResultStatus") or detail.get("scanStatus") or "UNKNOWN"
+        refusal = None
+        if detail.get("scanStatus") != "COMPLETED" or status != CLEAN:
+            threats = sorted({t.get("name", "") for t in result.get("threats") or [] if isinstance(t, dict)})
+            found = f" ({', '.join(t for t in threats if t)})" if any(threats) else ""
+            refusal = f"the malware scan did not find the file clean: {status}{found}"
+        return obj.get("objectKey", ""), obj.get("versionId"), refusal
+    obj = detail.get("object") or {}
+    return obj.get("key", ""), obj.get("version-id"), None
+
+
+def _is_safe_name(part: str) -> bool:
+    return is_key(part) and part not in (".", "..")
 
 
 def handle_file(
     event: dict[str, Any], datasets: dict[str, Dataset], clients: Clients, settings: Settings, today: dt.date
 ) -> dict[str, Any]:
-    """A producer uploads ``inbox/<dataset>/<producer>/<file>``; the file is decoded, validated, accepted or
-    quarantined. The producer is the folder, and the bucket policy lets each producer write only its own."""
-    key = event["detail"]["object"]["key"]
+    """A producer uploads ``inbox/<dataset>/<producer>/<file>``; the bucket policy lets each producer write only
+    into its own folders. The file is checked and accepted or quarantined, and then removed from the inbox."""
+    key, version, refusal = _file_of(event)
+    scanned = event.get("detail-type") == SCAN_RESULT
+    if settings.malware_scan and not scanned:
+        _log("ignored", reason="files are read only after their malware scan; this event is not a scan result")
+        return {"status": "ignored"}
     parts = key.split("/")
-    batch_id = str(uuid.uuid4())
-    body = clients.s3.get_object(Bucket=settings.exchange_bucket, Key=key)["Body"].read()
-    if len(parts) != 4 or parts[0] != INBOX_PREFIX:
-        where = quarantine(
-            "unknown",
-            body,
-            f"unexpected key {key!r}; expected inbox/<dataset>/<producer>/<file>",
-            batch_id,
-            clients,
-            settings,
-            today,
+    dataset = datasets.get(parts[1]) if len(parts) == 4 and parts[0] == "inbox" else None
+    producer = parts[2] if len(parts) == 4 else ""
+    if len(parts) != 4 or parts[0] != "inbox" or not all(_is_safe_name(p) for p in parts):
+        refusal = (
+            "unexpected object name: expected inbox/<dataset>/<producer>/<file>, each of letters, digits, '.', '_' "
+            "or '-'"
         )
-        return {"status": "quarantined", "where": where}
-    _, name, producer, _ = parts
-    dataset = datasets.get(name)
-    try:
-        if dataset is None:
-            raise Rejected(f"unknown dataset {name!r}")
-        if producer != dataset.producer:
-            raise Rejected(f"{producer!r} is not the producer of {name!r}")
-        records = decode_csv(dataset, body) if dataset.format == "csv" else json.loads(body.decode("utf-8"))
-        validate(dataset, records)
-    except (Rejected, json.JSONDecodeError, UnicodeDecodeError) as error:
-        reason = error.reason if isinstance(error, Rejected) else str(error)
-        where = quarantine(name, body, reason, batch_id, clients, settings, today)
-        clients.s3.delete_object(Bucket=settings.exchange_bucket, Key=key)
-        return {"status": "quarantined", "where": where, "reason": reason}
-    result = accept(dataset, records, batch_id, producer, clients, settings, today)
-    clients.s3.delete_object(Bucket=settings.exchange_bucket, Key=key)
-    return {"status": "accepted", **result}
+        dataset = None
+    elif dataset is None:
+        refusal = "the folder names no dataset of the platform"
+    elif producer != dataset.producer:
+        refusal = f"only the producer {dataset.producer!r} may send files of {dataset.name!r}"
+    elif refusal is None and settings.malware_scan and not _tagged_clean(clients, settings, key, version):
+        refusal = f"the object does not carry the malware scan tag {SCAN_TAG}={CLEAN}"
+    batch = Batch(
+        dataset=dataset,
+        id=batch_id("file", key, version or ""),
+        producer=producer if dataset else "",
+        fingerprint=f"{key}#{version or ''}",
+    )
+    source = FileSource(clients.s3, settings.exchange_bucket, key, version, dataset)
+    result = process(batch, source, _pseudonymizer(clients, settings), clients, settings, today, refuse=refusal)
+    _consume(clients, settings, key, version)
+    _log("batch", **_summary(result))
+    return result
+
+
+def _tagged_clean(clients: Clients, settings: Settings, key: str, version: str | None) -> bool:
+    """The scan result as GuardDuty tagged the object itself (an event alone is not trusted)."""
+    tags = clients.s3.get_object_tagging(
+        Bucket=settings.exchange_bucket, Key=key, **({"VersionId": version} if version else {})
+    )["TagSet"]
+    return {t["Key"]: t["Value"] for t in tags}.get(SCAN_TAG) == CLEAN
+
+
+def _consume(clients: Clients, settings: Settings, key: str, version: str | None) -> None:
+    """Removes the upload: its version itself, so that no copy of the personal data waits for the lifecycle."""
+    clients.s3.delete_object(Bucket=settings.exchange_bucket, Key=key, **({"VersionId": version} if version else {}))
 
 
 # ----- Lambda entry points -----
+
+
+def _settings() -> Settings:
+    return Settings(
+        exchange_bucket=os.environ["EXCHANGE_BUCKET"],
+        raw_bucket=os.environ["RAW_BUCKET"],
+        mac_key_id=os.environ["MAC_KEY_ID"],
+        event_bus=os.environ["EVENT_BUS"],
+        api_max_bytes=int(os.environ.get("API_MAX_BYTES", DEFAULT_API_MAX_BYTES)),
+        malware_scan=os.environ.get("MALWARE_SCAN", "off") == "on",
+    )
 
 
 def _clients() -> Clients:
@@ -371,16 +269,25 @@ def _clients() -> Clients:
 
 def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        return handle_api(
-            event, load_datasets(os.environ["DATASETS"]), _clients(), Settings.from_env(), dt.date.today()
+        return handle_api(event, load_datasets(os.environ["DATASETS"]), _clients(), _settings(), dt.date.today())
+    except Exception as error:  # the caller gets an error, never a silent loss
+        _log_failure("API request", error)
+        return _response(
+            500,
+            {
+                "error": "internal error; nothing was delivered to subscribers. Retry with the same Idempotency-Key: "
+                "a batch is accepted once"
+            },
         )
-    except Exception:  # the caller gets an error, never a silent loss
-        LOG.exception("API request failed")
-        return _response(500, {"error": "internal error; the request was not accepted"})
+
+
+class FileBatchFailed(Exception):
+    """Raised (without the original message) so that Lambda retries the event and then sends it to the DLQ."""
 
 
 def file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Failures raise: EventBridge invokes asynchronously, so Lambda retries and then sends the event to the DLQ.
-    result = handle_file(event, load_datasets(os.environ["DATASETS"]), _clients(), Settings.from_env(), dt.date.today())
-    LOG.info(json.dumps(result, ensure_ascii=False))
-    return result
+    try:
+        return handle_file(event, load_datasets(os.environ["DATASETS"]), _clients(), _settings(), dt.date.today())
+    except Exception as error:
+        _log_failure("file batch", error)
+        raise FileBatchFailed(type(error).__name__) from None
