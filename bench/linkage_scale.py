@@ -32,7 +32,7 @@ import linkage  # noqa: E402  # the function's folder, as Lambda loads it
 from moto import mock_aws  # noqa: E402
 
 from govcloud.config import CONFIG_DIR, load  # noqa: E402
-from govcloud.config.linkage import datasets_environment  # noqa: E402
+from govcloud.config.linkage import handler_datasets  # noqa: E402
 
 KOBE_RESIDENTS = 1_510_000
 REGION = "ap-northeast-1"
@@ -75,7 +75,7 @@ def measure(rows: int) -> dict[str, object]:
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ[key] = "bench"
     cfg = load(CONFIG_DIR / "kobe-stg.toml")
-    datasets = linkage.load_datasets(datasets_environment(cfg))
+    datasets = linkage.load_datasets(handler_datasets(cfg))
     producer = datasets["resident-list"].producer
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "resident-list.csv"

@@ -262,6 +262,18 @@ def test_a_literal_name_inside_one_stack_needs_a_dependency(tmp_path) -> None:
     assert problems(tmp_path / "2", ordered) == []
 
 
+def test_a_lambda_environment_over_4_kb_is_refused_before_cloudformation_does(tmp_path) -> None:
+    def function(size: int) -> dict[str, Any]:
+        return {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {"DATASETS": "x" * size}}}}
+
+    found = problems(tmp_path / "1", {"Link": {"resources": {"Handler": function(4096)}}})
+    assert found == [
+        "T-Link/Handler: its environment variables take 4104 bytes; Lambda refuses more than 4096 (put "
+        "configuration into the function's code or a parameter)"
+    ]
+    assert problems(tmp_path / "2", {"Link": {"resources": {"Handler": function(4000)}}}) == []
+
+
 # ----- the real environments -----
 
 

@@ -106,7 +106,10 @@ def test_handlers_and_their_configuration(stg, stg_cfg) -> None:
     functions = {props(f)["Handler"]: props(f) for f in stg.resources(LINK, "AWS::Lambda::Function").values()}
     assert set(functions) == {"linkage.api_handler", "linkage.file_handler"}
     env = functions["linkage.api_handler"]["Environment"]["Variables"]
-    datasets = {d["name"]: d for d in json.loads(env["DATASETS"])}
+    # The datasets travel in the code (datasets.json beside the handlers): Lambda's environment is 4 KB at most.
+    asset = stg.outdir / f"asset.{functions['linkage.api_handler']['Code']['S3Key'].removesuffix('.zip')}"
+    datasets = {d["name"]: d for d in json.loads((asset / "datasets.json").read_text(encoding="utf-8"))}
+    assert "DATASETS" not in env
     assert set(datasets) == set(stg_cfg.linkage.datasets)
     assert datasets["resident-list"]["encoding"] == "cp932"
     lake = {c["name"]: c["lake"] for c in datasets["resident-list"]["columns"]}
@@ -447,4 +450,6 @@ def test_each_function_is_its_runtime_folder_packaged_whole(stg, stack, folder) 
         for d in (stg.outdir / f"asset.{key}" for key in keys)
         if d.is_dir()
     ]
+    if folder == "linkage":  # the datasets, written from the config beside the handlers
+        expected = sorted([*expected, "datasets.json"])
     assert expected and expected in packaged, (expected, packaged)

@@ -22,7 +22,7 @@ from linkage_platform.pseudonym import DERIVATION_LABEL, Pseudonymizer
 from moto import mock_aws
 
 from govcloud.config import parse
-from govcloud.config.linkage import datasets_environment
+from govcloud.config.linkage import handler_datasets
 from tests.conftest import config_data
 
 TODAY = dt.date(2026, 11, 27)
@@ -41,7 +41,7 @@ def _datasets() -> str:
     sets["list-utf8"] = {**copy.deepcopy(sets["resident-list"]), "encoding": "utf-8"}
     sets["list-strict"] = {**copy.deepcopy(sets["resident-list"]), "formula_guard": "reject"}
     sets["moves-lines"] = {**copy.deepcopy(sets["resident-moves"])}
-    return datasets_environment(parse(data, "kobe-stg with test datasets"))
+    return handler_datasets(parse(data, "kobe-stg with test datasets"))
 
 
 DATASETS = _datasets()
@@ -464,7 +464,7 @@ def test_no_input_value_reaches_a_log_line_an_error_or_a_stored_reason(env, capl
     assert all(a["status"] == 422 for a in answers)
     assert [r["status"] for r in results] == ["quarantined"] * len(files)
     # The API handler's failure path: an exception whose text quotes the data.
-    monkeypatch.setenv("DATASETS", DATASETS)
+    monkeypatch.setattr(linkage, "_datasets", lambda: linkage.load_datasets(DATASETS))
     monkeypatch.setattr(linkage, "_clients", lambda: (_ for _ in ()).throw(KeyError(MARKER)))
     failure = linkage.api_handler({"httpMethod": "POST", "pathParameters": {"dataset": "resident-moves"}}, None)
     assert failure["statusCode"] == 500
@@ -579,7 +579,7 @@ def test_a_failure_after_the_commit_is_completed_by_the_retry_without_a_second_r
     env["clients"] = linkage.Clients(
         s3=good.s3, raw_s3=good.raw_s3, kms=good.kms, events=Failing(good.events, "put_events")
     )
-    monkeypatch.setenv("DATASETS", DATASETS)
+    monkeypatch.setattr(linkage, "_datasets", lambda: linkage.load_datasets(DATASETS))
     with pytest.raises(RuntimeError):
         api(env, "POST", "resident-moves", payload=MOVES)
     assert len(keys(env["s3"], "raw")) == 1  # committed
@@ -591,8 +591,19 @@ def test_a_failure_after_the_commit_is_completed_by_the_retry_without_a_second_r
     assert tags == [{"Key": "state", "Value": "committed"}]
 
 
+def test_the_handlers_read_the_datasets_shipped_beside_them(tmp_path, monkeypatch) -> None:
+    shipped = tmp_path / "datasets.json"
+    shipped.write_text(DATASETS, encoding="utf-8")
+    monkeypatch.setattr(linkage, "DATASETS_FILE", shipped)
+    linkage._datasets.cache_clear()
+    try:
+        assert set(linkage._datasets()) == set(linkage.load_datasets(DATASETS))
+    finally:
+        linkage._datasets.cache_clear()
+
+
 def test_the_api_handler_answers_500_with_the_retry_advice(monkeypatch) -> None:
-    monkeypatch.setenv("DATASETS", DATASETS)
+    monkeypatch.setattr(linkage, "_datasets", lambda: linkage.load_datasets(DATASETS))
     monkeypatch.setattr(linkage, "_clients", lambda: (_ for _ in ()).throw(RuntimeError("no network")))
     response = linkage.api_handler({"httpMethod": "POST", "pathParameters": {"dataset": "resident-moves"}}, None)
     assert response["statusCode"] == 500 and "Retry with the same Idempotency-Key" in response["body"]
@@ -711,6 +722,15 @@ def test_files_outside_a_producers_own_dataset_folder_are_quarantined(env) -> No
     assert wrong["reason"] == "only the producer 'resident-registry' may send files of 'resident-list'"
     odd = file(env, "inbox/resident-list/resident-registry/住民一覧.csv", content)
     assert odd["reason"].startswith("unexpected object name") and "住民一覧" not in odd["reason"]
+    assert keys(env["s3"], "raw") == []
+
+
+def test_a_file_larger_than_one_run_can_read_is_refused_with_a_reason(env, monkeypatch) -> None:
+    from linkage_platform import sources
+
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 100)
+    result = file(env, "inbox/resident-list/resident-registry/list.csv", resident_list(list_row()))
+    assert result["status"] == "quarantined" and result["reason"].endswith("split it into several files")
     assert keys(env["s3"], "raw") == []
 
 

@@ -229,7 +229,7 @@ def _column_checks(key: str, dataset: DatasetSettings) -> Iterator[Problem]:
             )
 
 
-def datasets_environment(cfg: Config) -> str:
+def handler_datasets(cfg: Config) -> str:
     """The datasets as the linkage handlers read them (their ``DATASETS`` environment variable): schema, producer,
     subscribers and the roles each system calls with."""
     from govcloud.naming import linkage_caller_role_arns  # noqa: PLC0415 - naming reads config models

@@ -12,7 +12,9 @@ as they are at that moment. This walks the stacks in the order ``cdk deploy`` us
   does not have, or reads across accounts without a role the producer creates;
 - a template holds an ID that exists only after a deployment (``vpc-``, ``subnet-``, ``tgw-attach-``, a hosted
   zone, ...), pasted from somewhere instead of flowing from the stack that creates it;
-- within a stack, a resource names another by name (not by ``Ref``) where it must exist, without depending on it.
+- within a stack, a resource names another by name (not by ``Ref``) where it must exist, without depending on it;
+- a resource exceeds a limit the service checks only when it is created (a Lambda function's environment
+  variables over 4 KB in all).
 
 Names are compared after resolving the pseudo parameters (account, region, partition) of each stack; parts that
 only exist at deploy time (``Ref``, ``GetAtt``) are left open and never match. No CDK import.
@@ -274,6 +276,7 @@ def _check_stack(sim: Simulation, stack: StackArtifact) -> None:
         _check_output_read(sim, stack, before, by_name, output_read)
     _check_network_complete(sim, stack, before, by_name)
     _check_order_rules(sim, stack, local)
+    _check_limits(sim, stack)
     for leaf in _leaves(stack):
         _check_ids(sim, stack, leaf)
         if leaf.usage == "principal":
@@ -301,6 +304,28 @@ def _check_stack(sim: Simulation, stack: StackArtifact) -> None:
                         )
                     )
             _check_reference(sim, stack, before, leaf, kind, pattern, account)
+
+
+LAMBDA_ENVIRONMENT_BYTES = 4096
+"""Lambda's limit on a function's environment variables, keys and values together."""
+
+
+def _check_limits(sim: Simulation, stack: StackArtifact) -> None:
+    for logical_id, resource in stack.resources.items():
+        if resource.get("Type") != "AWS::Lambda::Function":
+            continue
+        variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        size = sum(len(k.encode()) + len(_flatten(v, stack).encode()) for k, v in variables.items())
+        sim.checked += 1
+        if size > LAMBDA_ENVIRONMENT_BYTES:
+            sim.problems.append(
+                Problem(
+                    stack.name,
+                    logical_id,
+                    f"its environment variables take {size} bytes; Lambda refuses more than "
+                    f"{LAMBDA_ENVIRONMENT_BYTES} (put configuration into the function's code or a parameter)",
+                )
+            )
 
 
 def _check_reference(

@@ -7,6 +7,8 @@ subscriber queues. The handler code is ``govcloud/runtime/linkage/``, packaged w
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -29,7 +31,7 @@ from constructs import Construct
 from govcloud import naming
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import Config, pascal
-from govcloud.config.linkage import datasets_environment
+from govcloud.config.linkage import handler_datasets
 from govcloud.constructs.buckets import SecureBucket
 from govcloud.constructs.function_identity import function_identity
 from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, DataKey, service_statement
@@ -37,6 +39,7 @@ from govcloud.constructs.log_groups import encrypted_log_group
 from govcloud.stacks.base import GovCloudStack
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime" / "linkage"
+DATASETS_FILE = "datasets.json"  # beside the handlers in the function's code
 # What a subscriber does with its queue: read, delete what it processed, extend its time; never send.
 SUBSCRIBER_QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
@@ -501,7 +504,6 @@ class LinkageStack(GovCloudStack):
         self.bus = events.EventBus(self, "Bus", event_bus_name=naming.linkage_bus(cfg))
         ingestion_role = naming.data_lake_role_arn(cfg, "ingestion")
         return {
-            "DATASETS": datasets_environment(cfg),
             "EXCHANGE_BUCKET": naming.exchange_bucket(cfg),
             "RAW_BUCKET": naming.data_lake_bucket(cfg, "raw"),
             "INGESTION_ROLE_ARN": ingestion_role,
@@ -519,6 +521,8 @@ class LinkageStack(GovCloudStack):
         cfg, link, logs_key = self.cfg, self.cfg.linkage, self.logs_key
         group = self._function_security_group(vpc)
         statements = self._function_statements(data, key)
+        staging = tempfile.TemporaryDirectory()
+        code = self._code(Path(staging.name))
         self.functions: dict[str, lambda_.Function] = {}
         for purpose, handler in (("api", "linkage.api_handler"), ("files", "linkage.file_handler")):
             identity = function_identity(
@@ -558,7 +562,7 @@ class LinkageStack(GovCloudStack):
                 f"{pascal(purpose)}Function",
                 runtime=lambda_.Runtime.PYTHON_3_14,
                 handler=handler,
-                code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
+                code=code,
                 role=identity.role,
                 vpc=vpc,
                 vpc_subnets=ec2.SubnetSelection(subnet_group_name="Application"),
@@ -578,6 +582,7 @@ class LinkageStack(GovCloudStack):
             )
             function.node.add_dependency(identity.policy)
             self.functions[purpose] = function
+        staging.cleanup()  # CDK staged the asset when the first function bound it
         acknowledge(
             self.functions["files"].role.node.find_child("DefaultPolicy"),  # type: ignore[union-attr]
             "NIST.800.53.R5-IAMNoInlinePolicy",
@@ -590,6 +595,14 @@ class LinkageStack(GovCloudStack):
             "API Gateway invokes this handler synchronously: a failure is answered to the caller, who still holds "
             "the batch; a dead-letter queue serves asynchronous invocations only.",
         )
+
+    def _code(self, staging: Path) -> lambda_.Code:
+        """The runtime folder with the datasets beside it (``datasets.json``). Not an environment variable: Lambda
+        allows 4 KB of them in all, which three datasets of ten columns would exceed."""
+        target = staging / "linkage"
+        shutil.copytree(RUNTIME_DIR, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        (target / DATASETS_FILE).write_text(handler_datasets(self.cfg), encoding="utf-8")
+        return lambda_.Code.from_asset(str(target))
 
     def _function_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
         cfg, link = self.cfg, self.cfg.linkage

@@ -6,19 +6,22 @@ declares for it (pseudonymized or kept; dropped columns never), and tell the sub
 nothing and is accepted once (see ``linkage_platform.batches``); anything invalid goes to a quarantine prefix with
 a reason that names a row, a column and what was expected, never a value. Logs carry the same and nothing more.
 
-Configuration comes from the function's environment (this module runs in Lambda, not at synth time):
-``DATASETS`` (JSON, see ``linkage_platform.schema.Dataset``), ``EXCHANGE_BUCKET``, ``RAW_BUCKET``,
-``INGESTION_ROLE_ARN``, ``MAC_KEY_ID``, ``EVENT_BUS``, ``API_MAX_BYTES``, ``MALWARE_SCAN`` (``on`` or ``off``).
+The datasets come with the code (``datasets.json`` beside this module, written at synth from the config: see
+``linkage_platform.schema.Dataset``); the rest from the function's environment: ``EXCHANGE_BUCKET``,
+``RAW_BUCKET``, ``INGESTION_ROLE_ARN``, ``MAC_KEY_ID``, ``EVENT_BUS``, ``API_MAX_BYTES``, ``MALWARE_SCAN``
+(``on`` or ``off``).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from linkage_platform.batches import (
@@ -242,6 +245,14 @@ def _consume(clients: Clients, settings: Settings, key: str, version: str | None
 # ----- Lambda entry points -----
 
 
+DATASETS_FILE = Path(__file__).with_name("datasets.json")
+
+
+@functools.cache
+def _datasets() -> dict[str, Dataset]:
+    return load_datasets(DATASETS_FILE.read_text(encoding="utf-8"))
+
+
 def _settings() -> Settings:
     return Settings(
         exchange_bucket=os.environ["EXCHANGE_BUCKET"],
@@ -269,7 +280,7 @@ def _clients() -> Clients:
 
 def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        return handle_api(event, load_datasets(os.environ["DATASETS"]), _clients(), _settings(), dt.date.today())
+        return handle_api(event, _datasets(), _clients(), _settings(), dt.date.today())
     except Exception as error:  # the caller gets an error, never a silent loss
         _log_failure("API request", error)
         return _response(
@@ -287,7 +298,7 @@ class FileBatchFailed(Exception):
 
 def file_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        return handle_file(event, load_datasets(os.environ["DATASETS"]), _clients(), _settings(), dt.date.today())
+        return handle_file(event, _datasets(), _clients(), _settings(), dt.date.today())
     except Exception as error:
         _log_failure("file batch", error)
         raise FileBatchFailed(type(error).__name__) from None

@@ -17,6 +17,9 @@ from linkage_platform.values import CODECS
 
 READ_CHUNK = 1024 * 1024  # bytes decoded at a time
 ROWS_PER_CHUNK = 4096  # rows checked and written together
+# What one function run does within Lambda's 15 minutes with room to spare: about 30 million rows at the rate
+# make bench measures, three times slower (README). Larger files belong on a distributed engine.
+MAX_FILE_BYTES = 3 * 1024**3
 
 
 def _no_constant(name: str) -> Any:
@@ -102,7 +105,14 @@ class FileSource:
 
     def chunks(self, transformer: Transformer) -> Iterator[tuple[list[Any], list[Any]]]:
         assert self.dataset is not None
-        body = self._s3.get_object(Bucket=self._bucket, Key=self._key, **self._version_args())["Body"]
+        obj = self._s3.get_object(Bucket=self._bucket, Key=self._key, **self._version_args())
+        if obj["ContentLength"] > MAX_FILE_BYTES:
+            obj["Body"].close()
+            raise Rejected(
+                f"the file has {obj['ContentLength']} bytes, more than the {MAX_FILE_BYTES} one run of the file "
+                "handler reads: split it into several files"
+            )
+        body = obj["Body"]
         encoding = CODECS[self.dataset.encoding] if self.format == "csv" else "utf-8-sig"
         text = io.TextIOWrapper(body, encoding=encoding, newline="")
         text._CHUNK_SIZE = READ_CHUNK  # type: ignore[attr-defined]  # fewer, larger decodes
