@@ -26,7 +26,9 @@ class Tier:
 
 
 # Largest subnets first, so sequential allocation never needs padding for alignment.
-HUB_TIERS = (Tier("Endpoints", fixed_mask=26), Tier("Resolver", fixed_mask=27), Tier("Attachments", fixed_mask=28))
+HUB_TIERS = (Tier("Endpoints", fixed_mask=26), Tier("Attachments", fixed_mask=28))
+# A segment's DNS VPC: its Resolver endpoints and its Transit Gateway attachment (a /26 for two zones).
+DNS_TIERS = (Tier("Resolver", fixed_mask=28), Tier("Attachments", fixed_mask=28))
 SPOKE_TIERS = (Tier("Application", prefix_offset=3), Tier("Data", prefix_offset=4), Tier("Attachments", fixed_mask=28))
 HUB_MAX_PREFIX = 23
 SPOKE_PREFIX_RANGE = (16, 22)

@@ -24,12 +24,30 @@ OPEN = ("0.0.0.0/0", "::/0")
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory):
-    """DNS through a Route 53 Profile, and mynumber allowed to talk to lgwan."""
+    """DNS through a Route 53 Profile per segment; a third segment (internet) with a spoke, allowed to talk to
+    lgwan, which gets a spoke too; and a third My Number spoke."""
+    return synth(parse(variant_data(), "variant.toml"), tmp_path_factory.mktemp("variant"))
+
+
+def variant_data() -> dict[str, Any]:
     data = config_data()
-    data["network"]["dns_delivery"] = "profile"
-    data["network"]["allowed_segment_pairs"] = [["mynumber", "lgwan"]]
-    data["network"]["segments"]["lgwan"]["direct_connect_allowed_prefixes"] = ["10.100.0.0/22", "10.101.0.0/20"]
-    return synth(parse(data, "variant.toml"), tmp_path_factory.mktemp("variant"))
+    net = data["network"]
+    net["dns_delivery"] = "profile"
+    for name, number in (("portal", "7"), ("lgwan-apps", "8"), ("welfare", "9")):
+        data["accounts"][name] = {"id": f"11110000000{number}", "monthly_budget_usd": 100}
+    net["segments"]["internet"] = {
+        "on_premises_cidrs": ["172.24.0.0/16"],
+        "direct_connect_gateway_id": "0a1b2c3d-0000-4000-8000-000000000103",
+        "direct_connect_allowed_prefixes": ["10.100.4.128/26", "10.102.0.0/20", "10.103.0.0/20"],
+        "dns": {"cidr": "10.100.4.128/26", "inbound_ips": ["10.100.4.138", "10.100.4.154"], "servers": ["172.24.0.53"]},
+    }
+    net["segments"]["lgwan"]["direct_connect_allowed_prefixes"] = ["10.100.4.64/26", "10.102.0.0/20", "10.103.0.0/20"]
+    net["allowed_segment_pairs"] = [["lgwan", "internet"]]
+    net["spokes"]["portal"] = {"account": "portal", "segment": "internet", "cidr": "10.102.0.0/20"}
+    net["spokes"]["lgwan-apps"] = {"account": "lgwan-apps", "segment": "lgwan", "cidr": "10.103.0.0/20"}
+    net["spokes"]["welfare"] = {"account": "welfare", "segment": "mynumber", "cidr": "10.101.32.0/20"}
+    net["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
+    return data
 
 
 def one_props(resources: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +120,7 @@ def test_vpc_block_public_access_in_every_account(stg) -> None:
 def _tables(s) -> dict[str, str]:
     """Route table logical ID -> segment name."""
     return {
-        lid: next(t["Value"] for t in props(r)["Tags"] if t["Key"] == "Name").split("-")[-1]
+        lid: next(t["Value"] for t in props(r)["Tags"] if t["Key"] == "Segment")
         for lid, r in s.resources(HUB, "AWS::EC2::TransitGatewayRouteTable").items()
     }
 
@@ -139,6 +157,7 @@ def test_mynumber_table_reaches_nothing_of_lgwan(stg) -> None:
     assert sources["mynumber"] == {
         "HubAttachment",
         "MynumberLinksDirectConnectAttachmentE7A59E2B",
+        "MynumberDnsAttachmentCEA3D482",
         "ResidentRegistry",
         "Linkage",
     }
@@ -147,7 +166,21 @@ def test_mynumber_table_reaches_nothing_of_lgwan(stg) -> None:
         "HubAttachment",
         "LgwanLinksDirectConnectAttachmentFF739094",
         "LgwanLinksVpnAttachment1CDBA21F",
+        "LgwanDnsAttachment4BF5D857",
     }
+
+
+def test_the_hub_table_learns_the_spokes_only_never_a_link(stg) -> None:
+    """Finding: the hub's table learned every link's routes, the LGWAN VPN's included; an advertisement more specific
+    than a My Number prefix would pull hub traffic (replies to My Number spokes) onto the internet-borne VPN."""
+    sources = _propagations(stg)
+    assert sources["hub"] == {"ResidentRegistry", "Linkage"}  # VPC attachments: they carry their own CIDRs only
+    hub_vpc_routes = {
+        props(r)["DestinationCidrBlock"]
+        for lid, r in stg.resources(HUB, "AWS::EC2::Route").items()
+        if lid.startswith("HubVpc")
+    }
+    assert hub_vpc_routes == {"10.101.0.0/19"}  # both spokes merged; no city hall network at all
 
 
 def test_mynumber_links_are_associated_with_the_mynumber_table_only(stg) -> None:
@@ -160,8 +193,10 @@ def test_mynumber_links_are_associated_with_the_mynumber_table_only(stg) -> None
     assert associations == {
         "HubAttachment": {"hub"},
         "MynumberLinksDirectConnectAttachmentE7A59E2B": {"mynumber"},
+        "MynumberDnsAttachmentCEA3D482": {"mynumber"},
         "LgwanLinksDirectConnectAttachmentFF739094": {"lgwan"},
         "LgwanLinksVpnAttachment1CDBA21F": {"lgwan"},
+        "LgwanDnsAttachment4BF5D857": {"lgwan"},
     }
     spokes = [
         (output_target(stg, props(r)["TransitGatewayAttachmentId"]), ref_id(props(r)["TransitGatewayRouteTableId"]))
@@ -183,17 +218,26 @@ def test_mynumber_spoke_routes_reach_nothing_of_lgwan(stg, stg_cfg) -> None:
     assert not any(ipaddress.IPv4Network(d).overlaps(n) for d in destinations for n in lgwan)
 
 
-def test_hub_routes_to_spokes_are_merged_into_their_supernet(stg) -> None:
-    destinations = {props(r)["DestinationCidrBlock"] for r in stg.resources(HUB, "AWS::EC2::Route").values()}
-    assert destinations == {"10.101.0.0/19", "172.16.0.0/16", "172.20.0.0/16"}  # both spokes, both city halls
-
-
 def test_an_allowed_pair_opens_both_tables(variant) -> None:
     sources = _propagations(variant)
-    assert "LgwanLinksDirectConnectAttachmentFF739094" in sources["mynumber"]
-    assert {"ResidentRegistry", "Linkage"} <= sources["lgwan"]
-    destinations = {props(r)["DestinationCidrBlock"] for r in variant.resources(RR, "AWS::EC2::Route").values()}
-    assert "172.20.0.0/16" in destinations
+    assert "LgwanLinksDirectConnectAttachmentFF739094" in sources["internet"]
+    assert {"Portal"} <= sources["lgwan"] and {"LgwanApps"} <= sources["internet"]
+    assert not {"Portal", "LgwanApps"} & sources["mynumber"]  # My Number pairs with nobody
+    portal = "KobeStg-Spoke-Portal"
+    destinations = {props(r)["DestinationCidrBlock"] for r in variant.resources(portal, "AWS::EC2::Route").values()}
+    assert {"172.20.0.0/16", "10.103.0.0/20"} <= destinations and "172.16.0.0/16" not in destinations
+
+
+def test_the_segment_rule_holds_on_every_shipped_environment(stg, prod) -> None:
+    """GC-NET-5 over the real templates (the synth also runs it): nothing reaches out of its segment."""
+    from govcloud.compliance.rules import Settings, Stack, check_segment_isolation
+
+    settings = Settings(production=False, environment="x", municipality="x", min_log_retention_days=1)
+    for synthesized in (stg, prod):
+        stacks = [
+            Stack(name=n, region="", template=synthesized.template(n), stack_name=n) for n in synthesized.templates
+        ]
+        assert list(check_segment_isolation(stacks, settings)) == []
 
 
 # ----- links -----
@@ -204,12 +248,13 @@ def test_one_direct_connect_association_per_segment_and_vpn_only_for_lgwan(stg) 
         lid.split("Links")[0]: props(r)
         for lid, r in stg.resources(HUB, "AWS::DirectConnect::DirectConnectGatewayAssociation").items()
     }
+    # each segment's DNS VPC and spokes; never the hub, which routes to no city hall network
     assert dx["Mynumber"]["AllowedPrefixesToDirectConnectGateway"] == [
-        "10.100.0.0/22",
+        "10.100.4.0/26",
         "10.101.0.0/20",
         "10.101.16.0/20",
     ]
-    assert dx["Lgwan"]["AllowedPrefixesToDirectConnectGateway"] == ["10.100.0.0/22"]
+    assert dx["Lgwan"]["AllowedPrefixesToDirectConnectGateway"] == ["10.100.4.64/26"]
     assert dx["Mynumber"]["DirectConnectGatewayId"] != dx["Lgwan"]["DirectConnectGatewayId"]
     vpns = stg.resources(HUB, "AWS::EC2::VPNConnection")
     assert list(vpns) == [next(lid for lid in vpns if lid.startswith("LgwanLinks"))]
@@ -246,14 +291,43 @@ def test_shared_endpoints_with_our_own_security_group_and_zones(stg, stg_cfg) ->
     assert len(stg.resources(HUB, "AWS::Route53::RecordSet")) == 16
 
 
-def test_resolver_endpoints_rules_firewall_and_query_logs(stg, stg_cfg) -> None:
-    endpoints = {
-        props(r)["Direction"]: props(r) for r in stg.resources(HUB, "AWS::Route53Resolver::ResolverEndpoint").values()
-    }
-    assert [a["Ip"] for a in endpoints["INBOUND"]["IpAddresses"]] == ["10.100.0.138", "10.100.0.170"]
-    rule = props(stg.resources(HUB, "AWS::Route53Resolver::ResolverRule")["ForwardCityKobeLgJp"])
-    assert rule["DomainName"] == "city.kobe.lg.jp" and rule["RuleType"] == "FORWARD"
-    assert [t["Ip"] for t in rule["TargetIps"]] == ["172.16.0.53", "172.16.1.53"]
+def _dns(stg, segment: str) -> dict[str, Any]:
+    prefix = f"{segment.title()}Dns"
+    return {lid: r for lid, r in stg.resources(HUB).items() if lid.startswith(prefix)}
+
+
+def test_each_segment_resolves_through_its_own_dns_vpc(stg, stg_cfg) -> None:
+    """Finding: one inbound endpoint admitted the LGWAN side and forwarded to the My Number DNS servers, a
+    question-and-answer channel between segments. Each segment now has its own resolver, which admits only its own
+    city hall side and forwards only to its own servers."""
+    assert not [r for lid, r in stg.resources(HUB, "AWS::Route53Resolver::ResolverEndpoint").items()
+                if not lid.startswith(("MynumberDns", "LgwanDns"))]  # fmt: skip  # none in the shared hub
+    for segment in ("mynumber", "lgwan"):
+        seg = stg_cfg.network.segments[segment]
+        resources = _dns(stg, segment)
+        groups = {lid: props(r) for lid, r in resources.items() if r["Type"] == "AWS::EC2::SecurityGroup"}
+        endpoints = {
+            props(r)["Direction"]: props(r) for r in resources.values() if r["Type"].endswith("ResolverEndpoint")
+        }
+        inbound = groups[ref_id(endpoints["INBOUND"]["SecurityGroupIds"][0])]
+        assert {r["CidrIp"] for r in inbound["SecurityGroupIngress"]} == set(seg.on_premises_cidrs)
+        assert [a["Ip"] for a in endpoints["INBOUND"]["IpAddresses"]] == list(seg.dns.inbound_ips)
+        outbound = groups[ref_id(endpoints["OUTBOUND"]["SecurityGroupIds"][0])]
+        assert {r["CidrIp"] for r in outbound["SecurityGroupEgress"]} == {f"{ip}/32" for ip in seg.dns.servers}
+        (rule,) = [props(r) for r in resources.values() if r["Type"] == "AWS::Route53Resolver::ResolverRule"]
+        assert rule["DomainName"] == "city.kobe.lg.jp" and rule["RuleType"] == "FORWARD"
+        assert [t["Ip"] for t in rule["TargetIps"]] == list(seg.dns.servers)
+        assert all(ipaddress.IPv4Address(t["Ip"]) in ipaddress.IPv4Network(seg.on_premises_cidrs[0])
+                   for t in rule["TargetIps"])  # fmt: skip
+        subnets = sorted(props(r)["CidrBlock"] for r in resources.values() if r["Type"] == "AWS::EC2::Subnet")
+        plan = netplan.allocate(seg.dns.cidr, netplan.DNS_TIERS, 2)
+        assert subnets == sorted(str(n) for tier in plan.values() for n in tier)
+    mynumber_servers = set(stg_cfg.network.segments["mynumber"].dns.servers)
+    lgwan_rules = [props(r) for r in _dns(stg, "lgwan").values() if r["Type"] == "AWS::Route53Resolver::ResolverRule"]
+    assert not {t["Ip"] for r in lgwan_rules for t in r["TargetIps"]} & mynumber_servers
+
+
+def test_firewall_and_query_logs_cover_the_hub_and_every_dns_vpc(stg) -> None:
     firewall = props(stg.resources(HUB, "AWS::Route53Resolver::FirewallRuleGroup")["DnsFirewall"])
     assert [(r["Action"], r["Priority"]) for r in firewall["FirewallRules"]] == [("ALLOW", 100), ("BLOCK", 200)]
     lists = {
@@ -265,18 +339,39 @@ def test_resolver_endpoints_rules_firewall_and_query_logs(stg, stg_cfg) -> None:
         "*.ap-northeast-1.amazonaws.com" in lists["kobe-stg-allowed"]
         and "*.city.kobe.lg.jp" in lists["kobe-stg-allowed"]
     )
+    associated = {
+        ref_id(props(r)["VpcId"])
+        for r in stg.resources(HUB, "AWS::Route53Resolver::FirewallRuleGroupAssociation").values()
+    }
+    logged = {
+        ref_id(props(r)["ResourceId"])
+        for r in stg.resources(HUB, "AWS::Route53Resolver::ResolverQueryLoggingConfigAssociation").values()
+    }
+    assert associated == logged and len(associated) == 3 and any(v.startswith("HubVpc") for v in associated)
     logs = props(next(iter(stg.resources(HUB, "AWS::Route53Resolver::ResolverQueryLoggingConfig").values())))
     assert logs["DestinationArn"] == "arn:aws:s3:::kobe-stg-log-archive-111100000001-ap-northeast-1/resolver-query-logs"
-    share = props(stg.resources(HUB, "AWS::RAM::ResourceShare")["DnsShare"])
-    assert len(share["ResourceArns"]) == 2 and share["Principals"] == ["111100000003", "111100000004"]
+    zones = stg.resources(HUB, "AWS::Route53::HostedZone").values()
+    assert all(len(props(z)["VPCs"]) == 3 for z in zones)  # the hub and both DNS VPCs resolve AWS names alike
+
+
+def test_each_segments_rules_are_shared_with_that_segments_spoke_accounts_only(stg, variant) -> None:
+    shares = {lid: props(r) for lid, r in stg.resources(HUB, "AWS::RAM::ResourceShare").items()}
+    assert shares["DnsShare"]["Principals"] == ["111100000003", "111100000004"]  # the firewall: every spoke
+    assert len(shares["DnsShare"]["ResourceArns"]) == 1
+    assert shares["MynumberDnsShare"]["Principals"] == ["111100000003", "111100000004"]
+    assert "LgwanDnsShare" not in shares  # no LGWAN spoke in staging: its rules go nowhere
+    profiles = {lid: props(r) for lid, r in variant.resources(HUB, "AWS::RAM::ResourceShare").items() if "Dns" in lid}
+    assert profiles["MynumberDnsShare"]["Principals"] == ["111100000003", "111100000004", "111100000009"]
+    assert profiles["LgwanDnsShare"]["Principals"] == ["111100000008"]
+    assert profiles["InternetDnsShare"]["Principals"] == ["111100000007"]
 
 
 def test_spoke_dns_with_ram_delivery(stg) -> None:
     spoke = stg.resources(RR)
     associations = [props(r) for r in spoke.values() if r["Type"] == "AWS::Route53Resolver::ResolverRuleAssociation"]
-    # IDs of the hub's rule and firewall, read from the hub stack at deploy time (no ID in config)
+    # IDs of its own segment's rule and of the firewall, read from the hub stack at deploy time (no ID in config)
     assert [output_target(stg, a["ResolverRuleId"]) for a in associations] == [
-        (HUB, {"Fn::GetAtt": ["ForwardCityKobeLgJp", "ResolverRuleId"]})
+        (HUB, {"Fn::GetAtt": ["MynumberDnsForwardCityKobeLgJpB3FA0D06", "ResolverRuleId"]})
     ]
     firewall = next(
         props(r) for r in spoke.values() if r["Type"] == "AWS::Route53Resolver::FirewallRuleGroupAssociation"
@@ -300,9 +395,18 @@ def test_spoke_dns_with_ram_delivery(stg) -> None:
 def test_spoke_dns_with_profile_delivery(variant) -> None:
     assert not [name for name in variant.templates if "SpokeZones" in name]  # the Profile carries the zones
     assert variant.resources(RR, "Custom::HostedZoneSharing") == {}
-    (association,) = variant.resources(RR, "AWS::Route53Profiles::ProfileAssociation").values()
-    assert output_target(variant, props(association)["ProfileId"]) == (HUB, {"Fn::GetAtt": ["DnsProfile", "Id"]})
-    assert len(variant.resources(HUB, "AWS::Route53Profiles::ProfileResourceAssociation")) == 16 + 1 + 1
+    for spoke, segment in (
+        (RR, "Mynumber"),
+        ("KobeStg-Spoke-Portal", "Internet"),
+        ("KobeStg-Spoke-LgwanApps", "Lgwan"),
+    ):
+        (association,) = variant.resources(spoke, "AWS::Route53Profiles::ProfileAssociation").values()
+        target = output_target(variant, props(association)["ProfileId"])
+        assert target[0] == HUB and target[1]["Fn::GetAtt"][0].startswith(f"{segment}DnsProfile")
+    per_profile = {}
+    for lid, r in variant.resources(HUB, "AWS::Route53Profiles::ProfileResourceAssociation").items():
+        per_profile.setdefault(ref_id(props(r)["ProfileId"]), []).append(lid)
+    assert sorted(len(v) for v in per_profile.values()) == [16 + 1 + 1] * 3  # zones, its segment's rule, firewall
     assert variant.resources(ATT, "Custom::HostedZoneSharing") == {}
 
 
@@ -317,7 +421,9 @@ def test_spoke_subnets_follow_the_plan(stg, stg_cfg) -> None:
     assert actual == expected
     assert [str(n) for n in plan["Attachments"]] == ["10.101.6.0/28", "10.101.6.16/28"]
     hub_plan = netplan.allocate(stg_cfg.network.hub_cidr, netplan.HUB_TIERS, 2)
-    hub_actual = sorted(props(r)["CidrBlock"] for r in stg.resources(HUB, "AWS::EC2::Subnet").values())
+    hub_actual = sorted(
+        props(r)["CidrBlock"] for lid, r in stg.resources(HUB, "AWS::EC2::Subnet").items() if lid.startswith("HubVpc")
+    )
     assert hub_actual == sorted(str(n) for subnets in hub_plan.values() for n in subnets)
 
 
@@ -411,11 +517,48 @@ def test_overlapping_cidrs() -> None:
 
 
 def test_resolver_ip_outside_its_subnets() -> None:
-    message = _net(lambda n: n.update(resolver_inbound_ips=["10.100.0.10", "10.100.0.170"]))
+    message = _net(lambda n: n["segments"]["mynumber"]["dns"].update(inbound_ips=["10.100.4.40", "10.100.4.26"]))
     assert (
-        "network.resolver_inbound_ips[0] = '10.100.0.10': not a usable address of the resolver subnets (10.100.0.128/27, 10.100.0.160/27)"
+        "network.segments.mynumber.dns.inbound_ips[0] = '10.100.4.40': not a usable address of the Resolver subnets "
+        "(10.100.4.0/28, 10.100.4.16/28)" in message
+    )
+    message = _net(lambda n: n["segments"]["mynumber"]["dns"].update(inbound_ips=["10.100.4.10", "10.100.4.11"]))
+    assert (
+        "network.segments.mynumber.dns.inbound_ips = ['10.100.4.10', '10.100.4.11']: must lie in at least two"
         in message
     )
+
+
+def test_a_segment_forwards_only_to_its_own_dns_servers() -> None:
+    message = _net(lambda n: n["segments"]["lgwan"]["dns"].update(servers=["172.16.0.53"]))
+    assert (
+        "network.segments.lgwan.dns.servers[0] = '172.16.0.53': not in this segment's on_premises_cidrs: a segment "
+        "forwards only to its own DNS servers (三層分離)" in message
+    )
+    message = _net(lambda n: n["segments"]["lgwan"]["dns"].update(cidr="10.100.4.64/27"))
+    assert "network.segments.lgwan.dns.cidr = '10.100.4.64/27': 10.100.4.64/27 is too small for 2 zones" in message
+    retired = _net(lambda n: n.update(on_premises_dns=["172.16.0.53"], resolver_inbound_ips=["10.100.0.138"]))
+    assert "network.on_premises_dns: delete this key: each segment forwards to its own DNS servers" in retired
+    assert "network.resolver_inbound_ips: delete this key: each segment resolves through its own DNS VPC" in retired
+
+
+def test_the_my_number_segment_takes_no_vpn_and_no_pair() -> None:
+    """Finding: config accepted a VPN on mynumber and a pair joining mynumber to another segment, in production too."""
+    message = _net(lambda n: n["segments"]["mynumber"].update(
+        vpn={"customer_gateway_ip": "203.0.113.20", "customer_gateway_asn": 65020}))  # fmt: skip
+    assert (
+        "network.segments.mynumber.vpn: the My Number segment never rides the internet, not even encrypted: Direct "
+        "Connect is its only link (三層分離); remove the vpn" in message
+    )
+    message = _net(lambda n: n.update(allowed_segment_pairs=[["lgwan", "mynumber"]]))
+    assert (
+        "network.allowed_segment_pairs[0] = ['lgwan', 'mynumber']: the My Number segment talks to no other segment "
+        "(三層分離): remove the pair" in message
+    )
+    hub = _net(
+        lambda n: n["segments"]["lgwan"].update(direct_connect_allowed_prefixes=["10.100.0.0/22", "10.100.4.64/26"])
+    )
+    assert "the hub is shared by every segment and routes to none of their city hall networks" in hub
 
 
 def test_public_asn() -> None:
@@ -448,8 +591,8 @@ def test_link_shared_by_two_segments() -> None:
 def test_prefix_of_another_segment_on_a_link() -> None:
     message = _net(lambda n: n["segments"]["lgwan"].update(direct_connect_allowed_prefixes=["10.101.0.0/20"]))
     assert (
-        "network.segments.lgwan.direct_connect_allowed_prefixes[0] = '10.101.0.0/20': not inside the hub or this segment's spokes"
-        in message
+        "network.segments.lgwan.direct_connect_allowed_prefixes[0] = '10.101.0.0/20': not inside this segment's DNS "
+        "VPC or spokes: the link would advertise another segment" in message
     )
 
 

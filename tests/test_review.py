@@ -312,8 +312,11 @@ def test_network_cost_from_sourced_prices(stg_cfg) -> None:
     )
     assert large.saving > small.saving > 0
     assert small.ram_dns == pytest.approx(16 * 0.5) and small.profile_dns is None
+    # two segments with their own DNS VPC: an inbound and an outbound endpoint each, one ENI per zone
+    assert small.hub_resolver == pytest.approx(2 * 2 * 2 * 0.125 * 730)
+    assert small.attachments == pytest.approx((2 + 1 + 2) * 0.07 * 730)
     text = cost.render(stg_cfg, prices, [2, 20])
-    assert "not computed: no sourced price" in text and "| **saved by the hub** | 509.54 | 9,681.26 |" in text
+    assert "not computed: no sourced price" in text and "| **saved by the hub** | 144.54 | 9,316.26 |" in text
 
 
 def test_business_system_cost_from_sourced_prices(stg_cfg) -> None:

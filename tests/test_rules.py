@@ -27,6 +27,7 @@ SETTINGS = Settings(
     municipality="Kobe-281000",
     min_log_retention_days=30,
     allowed_ingress_cidrs=("10.0.0.0/8",),
+    closed_segments=("mynumber",),
 )
 TOKYO = cdk.Environment(account="111111111111", region="ap-northeast-1")
 AMI = "ami-0123456789abcdef0"
@@ -150,10 +151,58 @@ def selection_of(scope: Construct, cid: str, resource: ec2.CfnVolume) -> None:
     )
 
 
+def transit(scope: Construct, cid: str, *, broken: bool) -> None:
+    """A Transit Gateway with a hub, a My Number spoke, an LGWAN spoke and an LGWAN VPN, each segment in its own
+    table. Broken: the VPN propagates into the hub's table (which every segment's replies use), and the LGWAN spoke
+    into the My Number table."""
+    from govcloud.compliance.transit import ATTACHMENT_METADATA
+
+    construct = Construct(scope, cid)
+    tgw = ec2.CfnTransitGateway(construct, "Tgw", auto_accept_shared_attachments="disable")
+    tables = {
+        segment: ec2.CfnTransitGatewayRouteTable(
+            construct, f"{segment}Table", transit_gateway_id=tgw.ref, tags=[cdk.CfnTag(key="Segment", value=segment)]
+        )
+        for segment in ("hub", "mynumber", "lgwan")
+    }
+    attachments: dict[str, str] = {}
+    for name, segment in (("hub", "hub"), ("registry", "mynumber"), ("portal", "lgwan")):
+        attachments[name] = ec2.CfnTransitGatewayVpcAttachment(
+            construct,
+            f"{name}Attachment",
+            transit_gateway_id=tgw.ref,
+            vpc_id=vpc(cdk.Stack.of(scope)).ref,
+            subnet_ids=["subnet-0123456789abcdef0"],
+            tags=[cdk.CfnTag(key="Segment", value=segment)],
+        ).ref
+    lookup = cdk.CfnResource(construct, "VpnLookup", type="Custom::AttachmentLookup", properties={"Vpn": "vpn-1"})
+    lookup.add_metadata(ATTACHMENT_METADATA, {"Segment": "lgwan", "Type": "vpn"})
+    attachments["vpn"] = lookup.get_att("AttachmentId").to_string()
+    for name, table in (("hub", "hub"), ("registry", "mynumber"), ("portal", "lgwan"), ("vpn", "lgwan")):
+        ec2.CfnTransitGatewayRouteTableAssociation(
+            construct,
+            f"{name}Association",
+            transit_gateway_attachment_id=attachments[name],
+            transit_gateway_route_table_id=tables[table].ref,
+        )
+    routes = [("hub", "mynumber"), ("hub", "lgwan"), ("registry", "mynumber"), ("registry", "hub"),
+              ("portal", "lgwan"), ("portal", "hub"), ("vpn", "lgwan")]  # fmt: skip
+    if broken:
+        routes += [("vpn", "hub"), ("portal", "mynumber")]
+    for name, table in routes:
+        ec2.CfnTransitGatewayRouteTablePropagation(
+            construct,
+            f"{name}Into{table}",
+            transit_gateway_attachment_id=attachments[name],
+            transit_gateway_route_table_id=tables[table].ref,
+        )
+
+
 Builder = Callable[[Construct, str], None]
 
 # rule id -> (breaks it, compliant form). Each breaking construct breaks that rule and no other.
 CASES: dict[str, tuple[Builder, Builder]] = {
+    "GC-NET-5": (lambda s, c: transit(s, c, broken=True), lambda s, c: transit(s, c, broken=False)),
     "GC-NET-1": (lambda s, c: ec2.CfnInternetGateway(s, c), lambda s, c: ec2.CfnTransitGateway(s, c)),
     "GC-NET-2": (
         lambda s, c: ec2.CfnSubnet(s, c, vpc_id=vpc(s).ref, cidr_block="10.10.1.0/24", map_public_ip_on_launch=True),
@@ -342,6 +391,81 @@ def test_elb_log_bucket_exemption_needs_the_elb_principal() -> None:
     assert kms_findings({"AWS": "arn:aws:iam::582318560864:root"}) == []
     assert kms_findings({"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}) == []
     assert kms_findings({"AWS": "arn:aws:iam::999999999999:root"}) != []
+
+
+def test_segment_isolation_names_each_way_out_of_a_segment() -> None:
+    """GC-NET-5 on templates: the hub table learning a link, a segment reaching another, My Number reaching a VPN,
+    an attachment without a segment; and an allowed pair that makes a reach legitimate."""
+    from govcloud.compliance import transit
+
+    def vpc_attachment(segment: str | None) -> dict:
+        tags = [{"Key": "Segment", "Value": segment}] if segment else []
+        return {"Type": "AWS::EC2::TransitGatewayVpcAttachment", "Properties": {"Tags": tags}}
+
+    def table(segment: str) -> dict:
+        return {
+            "Type": "AWS::EC2::TransitGatewayRouteTable",
+            "Properties": {"Tags": [{"Key": "Segment", "Value": segment}]},
+        }
+
+    def link(segment: str, kind: str) -> dict:
+        return {"Type": "Custom::AWS", "Metadata": {transit.ATTACHMENT_METADATA: {"Segment": segment, "Type": kind}}}
+
+    def edge(kind: str, attachment: str, table_id: str) -> dict:
+        return {
+            "Type": f"AWS::EC2::TransitGateway{kind}",
+            "Properties": {
+                "TransitGatewayAttachmentId": {"Fn::GetAtt": [attachment, "Id"]}
+                if "Vpn" in attachment
+                else {"Ref": attachment},
+                "TransitGatewayRouteTableId": {"Ref": table_id},
+            },
+        }
+
+    hub = {
+        "Resources": {
+            "HubTable": table("hub"), "MyTable": table("mynumber"), "LgTable": table("lgwan"),
+            "Hub": vpc_attachment("hub"), "LgVpn": link("lgwan", "vpn"), "MyVpn": link("mynumber", "vpn"),
+            "HubAssoc": edge("RouteTableAssociation", "Hub", "HubTable"),
+            "LgVpnAssoc": edge("RouteTableAssociation", "LgVpn", "LgTable"),
+            "MyVpnAssoc": edge("RouteTableAssociation", "MyVpn", "MyTable"),
+            "VpnIntoHub": edge("RouteTablePropagation", "LgVpn", "HubTable"),
+            "MyVpnIntoMy": edge("RouteTablePropagation", "MyVpn", "MyTable"),
+        },
+        "Outputs": {"MyTableId": {"Value": {"Ref": "MyTable"}}, "LgTableId": {"Value": {"Ref": "LgTable"}}},
+    }  # fmt: skip
+    spoke = {
+        "Resources": {"Attachment": vpc_attachment("mynumber"), "Unknown": vpc_attachment(None)},
+        "Outputs": {"AttachmentId": {"Value": {"Ref": "Attachment"}}},
+    }
+    read = lambda stack, output: {"Fn::GetStackOutput": {"StackName": stack, "OutputName": output}}  # noqa: E731
+    attachments = {
+        "Resources": {
+            "Assoc": {"Type": "AWS::EC2::TransitGatewayRouteTableAssociation", "Properties": {
+                "TransitGatewayAttachmentId": read("T-Spoke", "AttachmentId"),
+                "TransitGatewayRouteTableId": read("T-Hub", "MyTableId")}},
+            "IntoLgwan": {"Type": "AWS::EC2::TransitGatewayRoute", "Properties": {
+                "TransitGatewayAttachmentId": {"Fn::GetAtt": ["LgVpnLookup", "Id"]},
+                "TransitGatewayRouteTableId": read("T-Hub", "MyTableId")}},
+            "LgVpnLookup": link("lgwan", "direct-connect-gateway"),
+        }
+    }  # fmt: skip
+    graph = transit.build({"T-Hub": hub, "T-Spoke": spoke, "T-Attachments": attachments})
+    found = sorted((node[1], why) for node, why in transit.isolation_findings(graph, (), ("mynumber",)))
+    assert found == [
+        ("IntoLgwan", "segment 'mynumber' reaches segment 'lgwan' (direct-connect-gateway), which no allowed pair names"),
+        ("MyVpnIntoMy", "segment 'mynumber' reaches a VPN of segment 'mynumber', over the internet"),
+        ("VpnIntoHub", "the hub's table, which every segment's traffic shares, routes to a vpn link of segment "
+                       "'lgwan': an advertisement there can capture traffic meant for another segment"),
+    ]  # fmt: skip
+    allowed = {n[1] for n, _ in transit.isolation_findings(graph, (("mynumber", "lgwan"),), ())}
+    assert allowed == {"VpnIntoHub"}  # the pair makes the reach legitimate; nothing is closed
+    hub["Resources"]["Stray"] = edge("RouteTableAssociation", "Unknown", "HubTable")
+    spoke["Resources"]["Unknown"] = vpc_attachment(None)
+    stray = transit.build({"T-Hub": {**hub, "Resources": {**hub["Resources"], "Unknown": vpc_attachment(None),
+                                                        "UnknownIntoMy": edge("RouteTablePropagation", "Unknown", "MyTable")}},
+                           "T-Spoke": spoke, "T-Attachments": attachments})  # fmt: skip
+    assert any("is not stated: tag it" in why for _, why in transit.isolation_findings(stray, (), ("mynumber",)))
 
 
 def test_ingress_cidr_tokens_are_findings() -> None:

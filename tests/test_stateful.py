@@ -60,7 +60,14 @@ PINNED = {
         "HubAttachment": "AWS::EC2::TransitGatewayVpcAttachment",
         "AttachmentLookupLogs0DD04D99": "AWS::Logs::LogGroup",
         **dict.fromkeys(HUB_ZONES, "AWS::Route53::HostedZone"),
-        "ForwardCityKobeLgJp": "AWS::Route53Resolver::ResolverRule",
+        # Each segment's own DNS VPC, attachment and forwarding rule (one resolver for every segment answered one
+        # segment's queries with the other's servers; nothing had been deployed when this moved).
+        "MynumberDnsVpcEE634649": "AWS::EC2::VPC",
+        "MynumberDnsAttachmentCEA3D482": "AWS::EC2::TransitGatewayVpcAttachment",
+        "MynumberDnsForwardCityKobeLgJpB3FA0D06": "AWS::Route53Resolver::ResolverRule",
+        "LgwanDnsVpc52FCF281": "AWS::EC2::VPC",
+        "LgwanDnsAttachment4BF5D857": "AWS::EC2::TransitGatewayVpcAttachment",
+        "LgwanDnsForwardCityKobeLgJp80704C77": "AWS::Route53Resolver::ResolverRule",
         "DnsFirewall": "AWS::Route53Resolver::FirewallRuleGroup",
     },
     "KobeStg-Spoke-ResidentRegistry": SPOKE,

@@ -16,6 +16,7 @@ from constructs import IConstruct
 from govcloud.compliance.plugin import GovCloudRules
 from govcloud.compliance.rules import PACK_NAME, Settings
 from govcloud.config import MANAGED_BY, Config
+from govcloud.config.network import MY_NUMBER_SEGMENT
 
 # Guard against reasons that say nothing a reviewer could check.
 MIN_REASON_LENGTH = 40
@@ -32,6 +33,8 @@ def settings_for(cfg: Config) -> Settings:
         min_log_retention_days=cfg.logging.retention_days,
         allowed_ingress_cidrs=tuple(cfg.known_cidrs),
         managed_by=MANAGED_BY,
+        allowed_segment_pairs=tuple((a, b) for a, b in cfg.network.allowed_segment_pairs),
+        closed_segments=(MY_NUMBER_SEGMENT,),
     )
 
 

@@ -15,21 +15,31 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
-from govcloud.compliance.rules import PACK_NAME, RULES, RULES_BY_ID, Settings, Stack, evaluate
+from govcloud.compliance.rules import (
+    PACK_NAME,
+    RULES,
+    RULES_BY_ID,
+    Finding,
+    Settings,
+    Stack,
+    evaluate,
+    evaluate_stage,
+)
 
 VERSION = "1.0.0"
 
 
-def _termination_protection(template_path: Path) -> bool:
+def _manifest_properties(template_path: Path) -> dict[str, Any]:
+    """The stack's properties in the assembly manifest (termination protection, CloudFormation stack name)."""
     manifest_path = template_path.parent / "manifest.json"
     if not manifest_path.is_file():
-        return False
+        return {}
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     for artifact in manifest.get("artifacts", {}).values():
         properties = artifact.get("properties", {})
         if properties.get("templateFile") == template_path.name:
-            return bool(properties.get("terminationProtection", False))
-    return False
+            return dict(properties)
+    return {}
 
 
 @jsii.implements(cdk.IPolicyValidationPlugin)
@@ -54,26 +64,37 @@ class GovCloudRules:
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         by_rule: dict[str, list[cdk.PolicyViolatingResource]] = defaultdict(list)
         details: dict[str, list[str]] = defaultdict(list)
+        stacks: list[Stack] = []
+        paths: dict[str, Path] = {}
+
+        def report(stack_path: str, finding: Finding) -> None:
+            path = paths[stack_path]
+            if finding.logical_id is None:
+                resource = cdk.PolicyViolatingResource(construct_path=stack_path, template_path=str(path), locations=[])
+            else:
+                resource = cdk.PolicyViolatingResource(
+                    resource_logical_id=finding.logical_id, template_path=str(path), locations=[finding.path]
+                )
+            by_rule[finding.rule].append(resource)
+            details[finding.rule].append(finding.detail)
+
         for stack_template in context.stack_templates:
             path = Path(stack_template.template_path)
             template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            properties = _manifest_properties(path)
             stack = Stack(
                 name=stack_template.stack_construct_path,
                 region=stack_template.region or "",
                 template=template,
-                termination_protection=_termination_protection(path),
+                termination_protection=bool(properties.get("terminationProtection", False)),
+                stack_name=str(properties.get("stackName", "")),
             )
+            stacks.append(stack)
+            paths[stack.name] = path
             for finding in evaluate(stack, self._settings):
-                if finding.logical_id is None:
-                    resource = cdk.PolicyViolatingResource(
-                        construct_path=stack_template.stack_construct_path, template_path=str(path), locations=[]
-                    )
-                else:
-                    resource = cdk.PolicyViolatingResource(
-                        resource_logical_id=finding.logical_id, template_path=str(path), locations=[finding.path]
-                    )
-                by_rule[finding.rule].append(resource)
-                details[finding.rule].append(finding.detail)
+                report(stack.name, finding)
+        for stack_path, finding in evaluate_stage(stacks, self._settings):
+            report(stack_path, finding)
         violations = [
             cdk.PolicyViolation(
                 rule_name=rule_id,

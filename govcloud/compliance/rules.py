@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from govcloud.compliance import transit
+
 PACK_NAME = "GovCloud"
 
 Template = Mapping[str, Any]
@@ -30,6 +32,9 @@ class Settings:
     allowed_regions: tuple[str, ...] = ("ap-northeast-1", "ap-northeast-3")
     classifications: tuple[str, ...] = ("internal", "confidential", "restricted")
     managed_by: str = "cdk"
+    allowed_segment_pairs: tuple[tuple[str, str], ...] = ()
+    closed_segments: tuple[str, ...] = ("mynumber",)
+    """Segments that must never reach a VPN (it rides the internet) nor any other segment."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Stack:
     region: str
     template: Template
     termination_protection: bool = False
+    stack_name: str = ""
+    """The CloudFormation stack name (``KobeStg-NetworkHub``), by which other stacks read its outputs."""
 
 
 @dataclass(frozen=True)
@@ -57,10 +64,14 @@ class Rule:
     info: str
     explanation: str
     control: str
-    check: Callable[[Stack, Settings], Iterator[tuple[str | None, str]]] = field(repr=False)
+    check: Callable[[Stack, Settings], Iterator[tuple[str | None, str]]] | None = field(repr=False)
     info_ja: str = ""
     """The rule in Japanese, for docs/ja/RULES.md (a test requires it of every rule)."""
     explanation_ja: str = ""
+    stage_check: Callable[[list[Stack], Settings], Iterator[tuple[str, str | None, str]]] | None = field(
+        default=None, repr=False
+    )
+    """A rule over all stacks of one environment at once (findings name their stack), instead of ``check``."""
 
 
 # ----- helpers -----
@@ -410,6 +421,16 @@ def check_tags(stack: Stack, s: Settings) -> Iterator[tuple[str | None, str]]:
             )
 
 
+def check_segment_isolation(stacks: list[Stack], s: Settings) -> Iterator[tuple[str, str | None, str]]:
+    """From every Transit Gateway route table, association, propagation and static route of the environment."""
+    by_name = {stack.stack_name or stack.name.replace("/", "-"): stack for stack in stacks}
+    graph = transit.build({name: stack.template for name, stack in by_name.items()})
+    for (stack_name, logical_id), detail in transit.isolation_findings(
+        graph, s.allowed_segment_pairs, s.closed_segments
+    ):
+        yield by_name[stack_name].name, logical_id, detail
+
+
 RULES: tuple[Rule, ...] = (
     Rule("GC-REGION-1", "Stacks only in Tokyo or Osaka",
          "Government Cloud data stays in Japan: ap-northeast-1 is primary, ap-northeast-3 is for disaster recovery.",
@@ -449,6 +470,19 @@ RULES: tuple[Rule, ...] = (
              "通信は設定された CIDR（庁内、LGWAN、VPC）の間とロールの間だけで行う。CIDR はレビューできるように"
              "設定ファイルのリテラルで書く。"
          )),
+    Rule("GC-NET-5", "Each segment reaches only itself, allowed segments and the hub; My Number never a VPN",
+         "Computed from every Transit Gateway route table, association, propagation and static route of the "
+         "environment: an attachment's traffic may reach its own segment, segments an allowed pair names, and the hub; "
+         "the My Number segment never reaches a VPN (it rides the internet); and the hub's table, which every "
+         "segment's replies use, learns no link's routes, which could capture another segment's traffic.",
+         "三層分離 (My Number-linked segment isolated); NIST SC-7, AC-4", None,
+         info_ja="各セグメントが到達するのは自身、許可されたセグメント、ハブだけ。マイナンバー系は VPN に到達しない",
+         explanation_ja=(
+             "環境のすべての Transit Gateway ルートテーブル、関連付け、伝播、静的ルートから計算する。アタッチメントの"
+             "通信が到達してよいのは自身のセグメント、許可されたペアのセグメント、ハブだけ。マイナンバー利用事務系は"
+             "VPN（インターネットを通る）に到達しない。すべてのセグメントの応答が使うハブのテーブルは、リンクの経路を"
+             "学習しない（他のセグメントの通信を奪いうるため）。"
+         ), stage_check=check_segment_isolation),
     Rule("GC-S3-1", "Every bucket versioned",
          "Versioning keeps overwritten and deleted objects recoverable.", "NIST CP-9, SI-12", check_bucket_versioned,
          info_ja="すべてのバケットでバージョニングを有効にする",
@@ -546,5 +580,18 @@ def evaluate(stack: Stack, settings: Settings, rules: tuple[Rule, ...] = RULES) 
     return [
         Finding(rule=rule.id, logical_id=logical_id, detail=detail)
         for rule in rules
+        if rule.check is not None
         for logical_id, detail in rule.check(stack, settings)
+    ]
+
+
+def evaluate_stage(
+    stacks: list[Stack], settings: Settings, rules: tuple[Rule, ...] = RULES
+) -> list[tuple[str, Finding]]:
+    """Every finding of every rule over a whole environment: (the stack's name, finding)."""
+    return [
+        (stack_name, Finding(rule=rule.id, logical_id=logical_id, detail=detail))
+        for rule in rules
+        if rule.stage_check is not None
+        for stack_name, logical_id, detail in rule.stage_check(stacks, settings)
     ]

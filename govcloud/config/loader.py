@@ -61,6 +61,12 @@ RETIRED_KEYS = {
     ("NetworkSettings", "ids"): _DEPLOYED.format("the hub's IDs"),
     ("Spoke", "vpc_id"): _DEPLOYED.format("the spoke's VPC ID"),
     ("Spoke", "transit_gateway_attachment_id"): _DEPLOYED.format("the spoke's attachment ID"),
+    ("NetworkSettings", "resolver_inbound_ips"): (
+        "each segment resolves through its own DNS VPC: write the IPs as network.segments.<segment>.dns.inbound_ips"
+    ),
+    ("NetworkSettings", "on_premises_dns"): (
+        "each segment forwards to its own DNS servers: write them as network.segments.<segment>.dns.servers"
+    ),
     ("DatasetSettings", "identifiers"): (
         'each column now says what reaches the data lake: lake = "pseudonymize" on the columns listed here, '
         '"keep" or "drop" on the others'

@@ -75,11 +75,13 @@ class Config(Model):
 
     @property
     def known_cidrs(self) -> list[str]:
-        """Every network the landing zone knows: the hub, the spokes and the city hall side of each segment."""
+        """Every network the landing zone knows: the hub, the segments' DNS VPCs, the spokes and the city hall side
+        of each segment."""
         net = self.network
         spokes = [s.cidr for s in net.spokes.values()]
+        dns = [seg.dns.cidr for seg in net.segments.values() if seg.dns is not None]
         on_premises = [c for seg in net.segments.values() for c in seg.on_premises_cidrs]
-        return [net.hub_cidr, *spokes, *on_premises]
+        return [net.hub_cidr, *dns, *spokes, *on_premises]
 
     def segment_spoke_cidrs(self, segment: str, *, with_allowed: bool = False) -> list[str]:
         """CIDRs of the spokes in ``segment`` (and, if asked, in the segments allowed to talk to it)."""

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field
 from govcloud import netplan
 from govcloud.config.base import (
     DOMAIN,
+    MISSING,
     Int,
     IpAddress,
     Model,
@@ -23,6 +24,9 @@ from govcloud.config.base import (
 
 if TYPE_CHECKING:
     from govcloud.config.model import Config
+
+MY_NUMBER_SEGMENT = "mynumber"
+"""The My Number-linked segment (マイナンバー利用事務系): no internet path, no other segment, ever."""
 
 # Network ACL rules per direction: the AWS default quota (adjustable to 40 on request).
 NACL_RULES_PER_DIRECTION = 20
@@ -50,8 +54,22 @@ class Vpn(Model):
     customer_gateway_asn: PrivateAsn
 
 
+class SegmentDns(Model):
+    """The segment's own DNS: a small VPC in the network account, attached in the segment, with a Resolver inbound
+    endpoint for the segment's city hall side and forwarding to the segment's own DNS servers. Resolver rules act
+    per VPC, so one resolver for two segments would answer each with the other's servers."""
+
+    cidr: Network
+    """The DNS VPC: Resolver and attachment subnets of /28 per zone (a /26 for two zones, a /25 for three)."""
+    inbound_ips: Annotated[tuple[IpAddress, ...], Field(min_length=2)]
+    """Fixed IPs of the inbound endpoint, one per zone, in the DNS VPC's Resolver subnets: the segment's DNS servers
+    forward AWS private names to them."""
+    servers: Annotated[tuple[IpAddress, ...], Field(min_length=1)]
+    """The segment's DNS servers on the city hall side, which the forwarded domains go to."""
+
+
 class Segment(Model):
-    """A network segment of 三層分離 with its own Transit Gateway route table and its own links."""
+    """A network segment of 三層分離 with its own Transit Gateway route table, its own links and its own DNS."""
 
     on_premises_cidrs: Annotated[tuple[Network, ...], Field(min_length=1)]
     direct_connect_gateway_id: Annotated[
@@ -59,6 +77,8 @@ class Segment(Model):
     ]
     direct_connect_allowed_prefixes: Annotated[tuple[Network, ...], Field(min_length=1)]
     vpn: Vpn | None = None
+    dns: SegmentDns | None = None
+    """Without it, the segment's spokes resolve AWS names only and nothing is forwarded for them."""
 
 
 class Spoke(Model):
@@ -74,9 +94,8 @@ class NetworkSettings(Model):
     hub_cidr: Network
     transit_gateway_asn: PrivateAsn
     endpoint_services: tuple[Str, ...]
-    resolver_inbound_ips: Annotated[tuple[IpAddress, ...], Field(min_length=2)]
-    on_premises_dns: Annotated[tuple[IpAddress, ...], Field(min_length=1)]
     forward_domains: tuple[Annotated[Str, Field(pattern=DOMAIN)], ...] = ()
+    """Forwarded from each segment's VPCs to that segment's own DNS servers (``segments.<s>.dns.servers``)."""
     dns_allowed_domains: tuple[Annotated[Str, Field(pattern=DOMAIN)], ...] = ()
     dns_delivery: Literal["ram", "profile"]
     s3_prefix_list_id: Annotated[Str, Field(pattern=r"^pl-[0-9a-f]{8,17}$")]
@@ -107,33 +126,32 @@ def network_checks(cfg: Config) -> Iterator[Problem]:
                 yield Problem(f"network.allowed_segment_pairs[{i}]", list(pair), f"unknown segment {member!r}")
         if len(pair) == 2 and pair[0] == pair[1]:
             yield Problem(f"network.allowed_segment_pairs[{i}]", list(pair), "a segment always reaches itself")
+        elif MY_NUMBER_SEGMENT in pair:
+            yield Problem(
+                f"network.allowed_segment_pairs[{i}]",
+                list(pair),
+                "the My Number segment talks to no other segment (三層分離): remove the pair",
+            )
+    mynumber = net.segments.get(MY_NUMBER_SEGMENT)
+    if mynumber is not None and mynumber.vpn is not None:
+        yield Problem(
+            f"network.segments.{MY_NUMBER_SEGMENT}.vpn",
+            MISSING,
+            "the My Number segment never rides the internet, not even encrypted: Direct Connect is its only link "
+            "(三層分離); remove the vpn",
+        )
 
-    # Address plan: hub layout, fixed resolver IPs, no overlaps anywhere.
+    # Address plan: hub layout, each segment's DNS VPC and its fixed resolver IPs, no overlaps anywhere.
     hub = ipaddress.IPv4Network(net.hub_cidr)
     if hub.prefixlen > netplan.HUB_MAX_PREFIX:
         yield Problem("network.hub_cidr", net.hub_cidr, f"the hub needs at least a /{netplan.HUB_MAX_PREFIX}")
-    else:
-        resolver_subnets = netplan.allocate(net.hub_cidr, netplan.HUB_TIERS, zones)["Resolver"]
-        used = set()
-        for i, ip in enumerate(net.resolver_inbound_ips):
-            address = ipaddress.IPv4Address(ip)
-            inside = [n for n in resolver_subnets if netplan.usable(n, address)]
-            if not inside:
-                subnets = ", ".join(str(n) for n in resolver_subnets)
-                yield Problem(
-                    f"network.resolver_inbound_ips[{i}]",
-                    ip,
-                    f"not a usable address of the resolver subnets ({subnets})",
-                )
-            else:
-                used.add(inside[0])
-        if len(used) < 2 and len(net.resolver_inbound_ips) >= 2:
-            yield Problem(
-                "network.resolver_inbound_ips",
-                list(net.resolver_inbound_ips),
-                "must lie in at least two zones' subnets",
-            )
+    for name, seg in net.segments.items():
+        if seg.dns is not None:
+            yield from _dns_problems(f"network.segments.{name}.dns", seg, zones)
     networks: list[tuple[str, ipaddress.IPv4Network]] = [("network.hub_cidr", hub)]
+    for name, seg in net.segments.items():
+        if seg.dns is not None:
+            networks.append((f"network.segments.{name}.dns.cidr", ipaddress.IPv4Network(seg.dns.cidr)))
     for name, spoke in net.spokes.items():
         networks.append((f"network.spokes.{name}.cidr", ipaddress.IPv4Network(spoke.cidr)))
     for name, seg in net.segments.items():
@@ -196,12 +214,60 @@ def network_checks(cfg: Config) -> Iterator[Problem]:
             vpn_owner.setdefault(ip, name)
             if seg.vpn.customer_gateway_asn == net.transit_gateway_asn:
                 yield Problem(f"{key}.vpn.customer_gateway_asn", seg.vpn.customer_gateway_asn, "equals the TGW ASN")
-        reachable = [hub] + [ipaddress.IPv4Network(cidr) for cidr in cfg.segment_spoke_cidrs(name, with_allowed=True)]
+        reachable = [ipaddress.IPv4Network(cidr) for cidr in cfg.segment_spoke_cidrs(name, with_allowed=True)]
+        if seg.dns is not None:
+            reachable.append(ipaddress.IPv4Network(seg.dns.cidr))
         for i, allowed_prefix in enumerate(seg.direct_connect_allowed_prefixes):
             advertised = ipaddress.IPv4Network(allowed_prefix)
-            if not any(advertised.subnet_of(r) for r in reachable):
+            if advertised.overlaps(hub):
                 yield Problem(
                     f"{key}.direct_connect_allowed_prefixes[{i}]",
                     allowed_prefix,
-                    "not inside the hub or this segment's spokes: the link would advertise another segment",
+                    "the hub is shared by every segment and routes to none of their city hall networks: advertise "
+                    "the segment's DNS VPC (dns.cidr) and its spokes",
                 )
+            elif not any(advertised.subnet_of(r) for r in reachable):
+                yield Problem(
+                    f"{key}.direct_connect_allowed_prefixes[{i}]",
+                    allowed_prefix,
+                    "not inside this segment's DNS VPC or spokes: the link would advertise another segment",
+                )
+        if seg.dns is not None and not any(
+            ipaddress.IPv4Network(seg.dns.cidr).subnet_of(ipaddress.IPv4Network(p))
+            for p in seg.direct_connect_allowed_prefixes
+        ):
+            yield Problem(
+                f"{key}.direct_connect_allowed_prefixes",
+                list(seg.direct_connect_allowed_prefixes),
+                f"add the DNS VPC {seg.dns.cidr}: the segment's DNS servers reach its inbound endpoint over this link",
+            )
+
+
+def _dns_problems(key: str, seg: Segment, zones: int) -> Iterator[Problem]:
+    """A segment's DNS VPC: its layout fits, the inbound IPs lie in its Resolver subnets in two zones at least, and
+    its servers are on the segment's own side (forwarding to another segment's servers would join the two)."""
+    assert seg.dns is not None
+    try:
+        resolver_subnets = netplan.allocate(seg.dns.cidr, netplan.DNS_TIERS, zones)["Resolver"]
+    except ValueError as error:
+        yield Problem(f"{key}.cidr", seg.dns.cidr, f"{error} (a /28 per zone for Resolver and for attachments)")
+        return
+    used = set()
+    for i, ip in enumerate(seg.dns.inbound_ips):
+        address = ipaddress.IPv4Address(ip)
+        inside = [n for n in resolver_subnets if netplan.usable(n, address)]
+        if not inside:
+            subnets = ", ".join(str(n) for n in resolver_subnets)
+            yield Problem(f"{key}.inbound_ips[{i}]", ip, f"not a usable address of the Resolver subnets ({subnets})")
+        else:
+            used.add(inside[0])
+    if len(used) < 2 and len(seg.dns.inbound_ips) >= 2:
+        yield Problem(f"{key}.inbound_ips", list(seg.dns.inbound_ips), "must lie in at least two zones' subnets")
+    own = [ipaddress.IPv4Network(c) for c in seg.on_premises_cidrs]
+    for i, server in enumerate(seg.dns.servers):
+        if not any(ipaddress.IPv4Address(server) in n for n in own):
+            yield Problem(
+                f"{key}.servers[{i}]",
+                server,
+                "not in this segment's on_premises_cidrs: a segment forwards only to its own DNS servers (三層分離)",
+            )

@@ -116,20 +116,22 @@ def estimate(cfg: Config, prices: Prices, spokes: int | None = None) -> Estimate
     eni_hour = prices.need(*RESOLVER).usd
     zone_month = prices.need(*ZONE).usd
     profile = prices.get(*PROFILE)
+    dns_segments = sum(1 for seg in cfg.network.segments.values() if seg.dns is not None)
     return Estimate(
         spokes=n,
         zones=zones,
         services=services,
         hub_endpoints=services * zones * endpoint_hour * HOURS_PER_MONTH,
         spoke_endpoints=n * services * zones * endpoint_hour * HOURS_PER_MONTH,
-        # Hub: one inbound and one outbound endpoint, one ENI per zone each. Without the hub, each spoke needs its
-        # own outbound endpoint to forward the city's names (and one spoke the inbound endpoint).
-        hub_resolver=2 * zones * eni_hour * HOURS_PER_MONTH,
+        # Each segment's DNS VPC: one inbound and one outbound endpoint, one ENI per zone each (a resolver shared by
+        # the segments would join them). Without them, each spoke needs its own outbound endpoint to forward the
+        # city's names (and one spoke the inbound endpoint).
+        hub_resolver=2 * zones * dns_segments * eni_hour * HOURS_PER_MONTH,
         spoke_resolvers=(n + 1) * zones * eni_hour * HOURS_PER_MONTH if n else 0.0,
         # RAM: rules and firewall rule group are shared at no charge; the endpoint zones are paid once.
         ram_dns=services * zone_month,
         profile_dns=None if profile is None else n * profile.usd * HOURS_PER_MONTH + services * zone_month,
-        attachments=(n + 1) * prices.need(*ATTACHMENT).usd * HOURS_PER_MONTH,
+        attachments=(n + 1 + dns_segments) * prices.need(*ATTACHMENT).usd * HOURS_PER_MONTH,
     )
 
 
@@ -139,12 +141,12 @@ def render(cfg: Config, prices: Prices, spoke_counts: list[int]) -> str:
     rows: list[tuple[str, list[float | None]]] = [
         ("interface endpoints, shared in the hub", [e.hub_endpoints for e in estimates]),
         ("interface endpoints, copied into every spoke", [e.spoke_endpoints for e in estimates]),
-        ("Resolver endpoints, in the hub", [e.hub_resolver for e in estimates]),
+        ("Resolver endpoints, in each segment's DNS VPC", [e.hub_resolver for e in estimates]),
         ("Resolver endpoints, per spoke", [e.spoke_resolvers for e in estimates]),
         ("**saved by the hub**", [e.saving for e in estimates]),
         ("DNS delivery `ram` (chosen unless config says otherwise): endpoint zones", [e.ram_dns for e in estimates]),
         ("DNS delivery `profile`: Profile associations + zones", [e.profile_dns for e in estimates]),
-        ("Transit Gateway attachments (hub and spokes; links not counted)", [e.attachments for e in estimates]),
+        ("Transit Gateway attachments (hub, DNS VPCs, spokes; links not counted)", [e.attachments for e in estimates]),
     ]
     lines = [
         f"# Cost: {cfg.name} (monthly, {HOURS_PER_MONTH} hours)",

@@ -20,13 +20,14 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from govcloud import naming, netplan
+from govcloud.compliance.transit import ATTACHMENT_METADATA, HUB
 from govcloud.config import Config, pascal
 from govcloud.constructs.isolated_vpc import IsolatedVpc
 from govcloud.constructs.sdk_calls import SdkCalls
 from govcloud.constructs.transit import associate, propagate
 from govcloud.stacks.base import GovCloudStack
 
-HUB_TABLE = "hub"
+HUB_TABLE = HUB  # the hub's route table and the Segment tag of the hub's attachment
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,12 @@ class HubShares:
 
     transit_gateway_id: str
     firewall_rule_group_id: str
-    resolver_rule_ids: dict[str, str]
-    """Forwarding rule per domain."""
+    resolver_rule_ids: dict[str, dict[str, str]]
+    """Forwarding rule per segment and domain: each segment's spokes get only their segment's rules."""
     zone_ids: dict[str, str]
     """Private hosted zone per shared endpoint service."""
-    profile_id: str | None
-    """The Route 53 Profile (``dns_delivery = "profile"``)."""
+    profile_ids: dict[str, str]
+    """The Route 53 Profile of each segment (``dns_delivery = "profile"``)."""
 
 
 def endpoint_policy_statement(account_ids: list[str]) -> iam.PolicyStatement:
@@ -87,16 +88,23 @@ class NetworkHubStack(GovCloudStack):
         self._hub_vpc(log_bucket)
         self._links()
         self._shared_endpoints()
-        self._forwarding_rules(self._resolver_endpoints())
+        self.rules: dict[str, dict[str, resolver.CfnResolverRule]] = {}
+        self.dns_vpcs: dict[str, IsolatedVpc] = {}
+        for segment, seg in cfg.network.segments.items():
+            if seg.dns is not None:
+                self._segment_dns(segment, log_bucket)
         self._dns_firewall()
         self._query_logs()
-        profile_id = self._dns_delivery()
+        profile_ids = self._dns_delivery()
         self.shares = HubShares(
             transit_gateway_id=self.transit_gateway.attr_id,
             firewall_rule_group_id=self.firewall.attr_id,
-            resolver_rule_ids={domain: rule.attr_resolver_rule_id for domain, rule in self.rules.items()},
+            resolver_rule_ids={
+                segment: {domain: rule.attr_resolver_rule_id for domain, rule in rules.items()}
+                for segment, rules in self.rules.items()
+            },
             zone_ids={service: zone.hosted_zone_id for service, zone in self.zones.items()},
-            profile_id=profile_id,
+            profile_ids=profile_ids,
         )
 
     def _transit_gateway(self) -> None:
@@ -119,6 +127,7 @@ class NetworkHubStack(GovCloudStack):
         for name in [HUB_TABLE, *net.segments]:
             table = ec2.CfnTransitGatewayRouteTable(self, f"{pascal(name)}RouteTable", transit_gateway_id=tgw_id)
             cdk.Tags.of(table).add("Name", f"{cfg.name}-{name}")
+            cdk.Tags.of(table).add("Segment", name)
             self.route_tables[name] = table
         ram.CfnResourceShare(
             self,
@@ -130,10 +139,12 @@ class NetworkHubStack(GovCloudStack):
         )
 
     def _hub_vpc(self, log_bucket: s3.IBucket) -> None:
-        """The hub VPC and its attachment: every segment reaches the hub, the hub reaches every segment."""
+        """The hub VPC and its attachment: every segment's spokes reach the shared endpoints; the hub routes back to
+        the spokes and to nothing else. Its table learns only the spokes' VPC routes, never a link's: a link's
+        advertisement there (a /32 of a My Number server over the LGWAN VPN, say) would capture replies meant for
+        another segment."""
         net = self.cfg.network
         tgw_id = self.transit_gateway.attr_id
-        on_prem = sorted({c for seg in net.segments.values() for c in seg.on_premises_cidrs})
         self.hub = IsolatedVpc(
             self,
             "HubVpc",
@@ -149,6 +160,7 @@ class NetworkHubStack(GovCloudStack):
             vpc_id=self.hub.vpc.vpc_id,
             subnet_ids=[s.subnet_id for s in self.hub.subnets("Attachments")],
         )
+        cdk.Tags.of(hub_attachment).add("Segment", HUB_TABLE)
         associate(
             self, "HubAttachmentAssociation", attachment_id=hub_attachment.ref, route_table_id=self._table(HUB_TABLE)
         )
@@ -160,11 +172,13 @@ class NetworkHubStack(GovCloudStack):
                 route_table_id=self._table(segment),
             )
         # Spokes addressed from one supernet take one route per route table (20 systems would otherwise take 120).
-        self.hub.add_routes_to_transit_gateway(netplan.merge([*self.spoke_cidrs, *on_prem]), tgw_id, hub_attachment)
+        if self.spoke_cidrs:
+            self.hub.add_routes_to_transit_gateway(netplan.merge(self.spoke_cidrs), tgw_id, hub_attachment)
 
     def _links(self) -> None:
         """One set of links per segment: the Direct Connect gateway association and the optional VPN. Each link's
-        attachment is associated with its segment's table and propagates into it, the hub's, and allowed peers'."""
+        attachment is associated with its segment's table and propagates into it and allowed peers' (never into
+        the hub's, which every segment shares)."""
         cfg = self.cfg
         tgw_id = self.transit_gateway.attr_id
         lookups = SdkCalls(
@@ -198,6 +212,7 @@ class NetworkHubStack(GovCloudStack):
                     seg.direct_connect_gateway_id,
                     "direct-connect-gateway",
                     dx_association,
+                    segment=name,
                 )
             ]
             if seg.vpn is not None:
@@ -218,12 +233,18 @@ class NetworkHubStack(GovCloudStack):
                 )
                 attachments.append(
                     self._link_attachment(
-                        lookups, links, "VpnAttachment", resource_id=vpn.ref, resource_type="vpn", after=vpn
+                        lookups,
+                        links,
+                        "VpnAttachment",
+                        resource_id=vpn.ref,
+                        resource_type="vpn",
+                        after=vpn,
+                        segment=name,
                     )
                 )
             for i, attachment_id in enumerate(attachments):
                 associate(links, f"Association{i}", attachment_id=attachment_id, route_table_id=self._table(name))
-                for target in [name, HUB_TABLE, *cfg.allowed_peers(name)]:
+                for target in [name, *cfg.allowed_peers(name)]:
                     propagate(
                         links,
                         f"Into{pascal(target)}{i}",
@@ -269,27 +290,53 @@ class NetworkHubStack(GovCloudStack):
             )
             self.zones[service] = zone
 
-    def _resolver_endpoints(self) -> resolver.CfnResolverEndpoint:
-        """The inbound endpoint for the city hall and the outbound one (returned) towards the city's DNS."""
+    def _segment_dns(self, segment: str, log_bucket: s3.IBucket) -> None:
+        """The segment's own DNS VPC, attached in the segment: an inbound endpoint for the segment's city hall side
+        only, an outbound one to the segment's DNS servers only, the forwarding rules its spokes get, and the
+        shared endpoints' zones. Resolver rules act per VPC: one resolver for every segment would answer one
+        segment's queries with another's servers, a channel between them."""
         cfg, net = self.cfg, self.cfg.network
-        on_prem = sorted({c for seg in net.segments.values() for c in seg.on_premises_cidrs})
+        seg = net.segments[segment]
+        assert seg.dns is not None
+        scope = Construct(self, f"{pascal(segment)}Dns")
+        tgw_id = self.transit_gateway.attr_id
+        dns_vpc = IsolatedVpc(
+            scope,
+            "Vpc",
+            cidr=seg.dns.cidr,
+            zones=cfg.regions.primary.availability_zones,
+            tiers=netplan.DNS_TIERS,
+            log_bucket=log_bucket,
+        )
+        self.dns_vpcs[segment] = dns_vpc
+        attachment = ec2.CfnTransitGatewayVpcAttachment(
+            scope,
+            "Attachment",
+            transit_gateway_id=tgw_id,
+            vpc_id=dns_vpc.vpc.vpc_id,
+            subnet_ids=[s.subnet_id for s in dns_vpc.subnets("Attachments")],
+        )
+        cdk.Tags.of(attachment).add("Segment", segment)
+        associate(scope, "Association", attachment_id=attachment.ref, route_table_id=self._table(segment))
+        propagate(scope, "Propagation", attachment_id=attachment.ref, route_table_id=self._table(segment))
+        dns_vpc.add_routes_to_transit_gateway(netplan.merge(list(seg.on_premises_cidrs)), tgw_id, attachment)
         inbound_group = ec2.SecurityGroup(
-            self,
-            "ResolverInboundSecurityGroup",
-            vpc=self.hub.vpc,
-            description="DNS from the city hall networks",
+            scope,
+            "InboundSecurityGroup",
+            vpc=dns_vpc.vpc,
+            description=f"DNS from the city hall networks of the {segment} segment",
             allow_all_outbound=False,
         )
-        for cidr in on_prem:
+        for cidr in seg.on_premises_cidrs:
             for port in (ec2.Port.tcp(53), ec2.Port.udp(53)):
                 inbound_group.add_ingress_rule(ec2.Peer.ipv4(cidr), port, f"DNS from {cidr}")
-        resolver_subnets = self.hub.subnets("Resolver")
-        subnet_of_ip = _subnet_for_ips(net.resolver_inbound_ips, net.hub_cidr, len(resolver_subnets))
+        resolver_subnets = dns_vpc.subnets("Resolver")
+        subnet_of_ip = _subnet_for_ips(seg.dns.inbound_ips, seg.dns.cidr, len(resolver_subnets))
         resolver.CfnResolverEndpoint(
-            self,
+            scope,
             "InboundEndpoint",
             direction="INBOUND",
-            name=f"{cfg.name}-inbound",
+            name=f"{cfg.name}-{segment}-inbound",
             security_group_ids=[inbound_group.security_group_id],
             ip_addresses=[
                 resolver.CfnResolverEndpoint.IpAddressRequestProperty(subnet_id=resolver_subnets[i].subnet_id, ip=ip)
@@ -297,49 +344,46 @@ class NetworkHubStack(GovCloudStack):
             ],
         )
         outbound_group = ec2.SecurityGroup(
-            self,
-            "ResolverOutboundSecurityGroup",
-            vpc=self.hub.vpc,
-            description="DNS to the city hall DNS servers",
+            scope,
+            "OutboundSecurityGroup",
+            vpc=dns_vpc.vpc,
+            description=f"DNS to the DNS servers of the {segment} segment",
             allow_all_outbound=False,
         )
-        for ip in net.on_premises_dns:
+        for ip in seg.dns.servers:
             for port in (ec2.Port.tcp(53), ec2.Port.udp(53)):
                 outbound_group.add_egress_rule(ec2.Peer.ipv4(f"{ip}/32"), port, f"DNS to {ip}")
-        return resolver.CfnResolverEndpoint(
-            self,
+        outbound = resolver.CfnResolverEndpoint(
+            scope,
             "OutboundEndpoint",
             direction="OUTBOUND",
-            name=f"{cfg.name}-outbound",
+            name=f"{cfg.name}-{segment}-outbound",
             security_group_ids=[outbound_group.security_group_id],
             ip_addresses=[
                 resolver.CfnResolverEndpoint.IpAddressRequestProperty(subnet_id=s.subnet_id) for s in resolver_subnets
             ],
         )
-
-    def _forwarding_rules(self, outbound: resolver.CfnResolverEndpoint) -> None:
-        """A rule per forwarded domain (the city's), associated with the hub VPC and shared with the spokes."""
-        cfg, net = self.cfg, self.cfg.network
-        self.rules: dict[str, resolver.CfnResolverRule] = {}
+        self.rules[segment] = {}
         for domain in net.forward_domains:
             rule = resolver.CfnResolverRule(
-                self,
+                scope,
                 f"Forward{pascal(domain.replace('.', '-'))}",
                 domain_name=domain,
                 rule_type="FORWARD",
                 resolver_endpoint_id=outbound.attr_resolver_endpoint_id,
-                target_ips=[
-                    resolver.CfnResolverRule.TargetAddressProperty(ip=ip, port="53") for ip in net.on_premises_dns
-                ],
-                name=f"{cfg.name}-{domain.replace('.', '-')}",
+                target_ips=[resolver.CfnResolverRule.TargetAddressProperty(ip=ip, port="53") for ip in seg.dns.servers],
+                name=f"{cfg.name}-{segment}-{domain.replace('.', '-')}",
             )
             resolver.CfnResolverRuleAssociation(
-                self, f"{rule.node.id}Hub", resolver_rule_id=rule.attr_resolver_rule_id, vpc_id=self.hub.vpc.vpc_id
+                scope, f"{rule.node.id}Vpc", resolver_rule_id=rule.attr_resolver_rule_id, vpc_id=dns_vpc.vpc.vpc_id
             )
-            self.rules[domain] = rule
+            self.rules[segment][domain] = rule
+        for zone in self.zones.values():  # AWS names resolve to the shared endpoints for the city hall side too
+            zone.add_vpc(dns_vpc.vpc)
 
     def _dns_firewall(self) -> None:
-        """Everything blocked but AWS names of Tokyo and Osaka and the configured domains."""
+        """Everything blocked but AWS names of Tokyo and Osaka and the configured domains; on the hub, on each DNS VPC
+        (the queries of the city hall side) and, shared, on every spoke."""
         cfg = self.cfg
         allowed = resolver.CfnFirewallDomainList(
             self, "AllowedDomains", name=f"{cfg.name}-allowed", domains=dns_allow_list(cfg)
@@ -358,16 +402,24 @@ class NetworkHubStack(GovCloudStack):
                 ),
             ],
         )
-        resolver.CfnFirewallRuleGroupAssociation(
-            self,
-            "DnsFirewallHub",
-            firewall_rule_group_id=self.firewall.attr_id,
-            vpc_id=self.hub.vpc.vpc_id,
-            priority=101,
-            # Production: nobody can change the association's rules in place; staging can be torn down.
-            mutation_protection="ENABLED" if cfg.is_production else "DISABLED",
-            name=f"{cfg.name}-hub",
-        )
+        for construct_id, vpc, name in self._dns_vpcs():
+            resolver.CfnFirewallRuleGroupAssociation(
+                self,
+                f"DnsFirewall{construct_id}",
+                firewall_rule_group_id=self.firewall.attr_id,
+                vpc_id=vpc.vpc_id,
+                priority=101,
+                # Production: nobody can change the association's rules in place; staging can be torn down.
+                mutation_protection="ENABLED" if cfg.is_production else "DISABLED",
+                name=f"{cfg.name}-{name}",
+            )
+
+    def _dns_vpcs(self) -> list[tuple[str, ec2.IVpc, str]]:
+        """The hub and each segment's DNS VPC: (construct ID suffix, VPC, name)."""
+        return [
+            ("Hub", self.hub.vpc, "hub"),
+            *((f"{pascal(s)}Dns", v.vpc, f"{s}-dns") for s, v in sorted(self.dns_vpcs.items())),
+        ]
 
     def _query_logs(self) -> None:
         cfg = self.cfg
@@ -377,36 +429,56 @@ class NetworkHubStack(GovCloudStack):
             name=f"{cfg.name}-hub",
             destination_arn=f"arn:aws:s3:::{naming.log_bucket(cfg)}/{naming.RESOLVER_LOGS_PREFIX}",
         )
-        resolver.CfnResolverQueryLoggingConfigAssociation(
-            self, "QueryLoggingHub", resolver_query_log_config_id=query_logs.attr_id, resource_id=self.hub.vpc.vpc_id
-        )
-
-    def _dns_delivery(self) -> str | None:
-        """The hub's DNS delivered to the spokes: through RAM, or as one Route 53 Profile (its ID is returned)."""
-        cfg, net = self.cfg, self.cfg.network
-        spoke_accounts = self.spoke_accounts
-        profile_id = None
-        if net.dns_delivery == "ram":
-            ram.CfnResourceShare(
+        for construct_id, vpc, _ in self._dns_vpcs():
+            resolver.CfnResolverQueryLoggingConfigAssociation(
                 self,
-                "DnsShare",
-                name=f"{cfg.name}-dns",
-                allow_external_principals=False,
-                principals=spoke_accounts,
-                resource_arns=[*(r.attr_arn for r in self.rules.values()), self.firewall.attr_arn],
+                f"QueryLogging{construct_id}",
+                resolver_query_log_config_id=query_logs.attr_id,
+                resource_id=vpc.vpc_id,
             )
-        else:
-            profile = profiles.CfnProfile(self, "DnsProfile", name=f"{cfg.name}-dns")
-            profile_id = profile.attr_id
+
+    def _dns_delivery(self) -> dict[str, str]:
+        """The hub's DNS delivered to the spokes, each segment's rules to that segment's spokes only: through RAM, or
+        as one Route 53 Profile per segment (their IDs are returned)."""
+        cfg, net = self.cfg, self.cfg.network
+        accounts_of = {
+            segment: sorted({cfg.account_id(s.account) for s in net.spokes.values() if s.segment == segment})
+            for segment in net.segments
+        }
+        profile_ids: dict[str, str] = {}
+        if net.dns_delivery == "ram":
+            if self.spoke_accounts:
+                ram.CfnResourceShare(
+                    self,
+                    "DnsShare",
+                    name=f"{cfg.name}-dns-firewall",
+                    allow_external_principals=False,
+                    principals=self.spoke_accounts,
+                    resource_arns=[self.firewall.attr_arn],
+                )
+            for segment, rules in sorted(self.rules.items()):
+                if accounts_of[segment] and rules:
+                    ram.CfnResourceShare(
+                        self,
+                        f"{pascal(segment)}DnsShare",
+                        name=f"{cfg.name}-{segment}-dns",
+                        allow_external_principals=False,
+                        principals=accounts_of[segment],
+                        resource_arns=[r.attr_arn for r in rules.values()],
+                    )
+            return profile_ids
+        for segment in sorted(s for s in net.segments if accounts_of[s]):
+            profile = profiles.CfnProfile(self, f"{pascal(segment)}DnsProfile", name=f"{cfg.name}-{segment}-dns")
+            profile_ids[segment] = profile.attr_id
             resources = {f"Zone{pascal(s)}": z.hosted_zone_arn for s, z in self.zones.items()}
-            resources |= {rule.node.id: rule.attr_arn for rule in self.rules.values()}
+            resources |= {rule.node.id: rule.attr_arn for rule in self.rules.get(segment, {}).values()}
             for name, arn in resources.items():
                 profiles.CfnProfileResourceAssociation(
-                    self, f"Profile{name}", profile_id=profile.attr_id, resource_arn=arn, name=name
+                    profile, name, profile_id=profile.attr_id, resource_arn=arn, name=name
                 )
             profiles.CfnProfileResourceAssociation(
-                self,
-                "ProfileDnsFirewall",
+                profile,
+                "DnsFirewall",
                 profile_id=profile.attr_id,
                 resource_arn=self.firewall.attr_arn,
                 name="dns-firewall",
@@ -414,13 +486,13 @@ class NetworkHubStack(GovCloudStack):
             )
             ram.CfnResourceShare(
                 self,
-                "DnsShare",
-                name=f"{cfg.name}-dns-profile",
+                f"{pascal(segment)}DnsShare",
+                name=f"{cfg.name}-{segment}-dns-profile",
                 allow_external_principals=False,
-                principals=spoke_accounts,
+                principals=accounts_of[segment],
                 resource_arns=[profile.attr_arn],
             )
-        return profile_id
+        return profile_ids
 
     def _table(self, name: str) -> str:
         return self.route_tables[name].ref
@@ -433,6 +505,8 @@ class NetworkHubStack(GovCloudStack):
         resource_id: str,
         resource_type: str,
         after: cdk.CfnResource,
+        *,
+        segment: str,
     ) -> str:
         """The attachment AWS creates for a Direct Connect gateway association or VPN connection (CloudFormation
         returns no ID for either), read at deploy time with DescribeTransitGatewayAttachments."""
@@ -451,12 +525,15 @@ class NetworkHubStack(GovCloudStack):
         )
         lookup = lookups.call(scope, construct_id, call)
         lookup.node.add_dependency(after)
+        # What the segment rule (GC-NET-5) reads: whose attachment this is and what kind of link it carries.
+        cfn_lookup = next(c for c in lookup.node.find_all() if isinstance(c, cdk.CfnResource))
+        cfn_lookup.add_metadata(ATTACHMENT_METADATA, {"Segment": segment, "Type": resource_type})
         return lookup.get_response_field("TransitGatewayAttachments.0.TransitGatewayAttachmentId")
 
 
-def _subnet_for_ips(ips: tuple[str, ...], hub_cidr: str, zone_count: int) -> list[tuple[str, int]]:
+def _subnet_for_ips(ips: tuple[str, ...], dns_cidr: str, zone_count: int) -> list[tuple[str, int]]:
     """(ip, index of the resolver subnet that holds it); config validation guarantees each lies in one."""
     import ipaddress  # noqa: PLC0415
 
-    subnets = netplan.allocate(hub_cidr, netplan.HUB_TIERS, zone_count)["Resolver"]
+    subnets = netplan.allocate(dns_cidr, netplan.DNS_TIERS, zone_count)["Resolver"]
     return [(ip, next(i for i, n in enumerate(subnets) if ipaddress.IPv4Address(ip) in n)) for ip in ips]

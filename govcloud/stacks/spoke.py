@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -72,6 +73,7 @@ class SpokeNetworkStack(GovCloudStack):
             vpc_id=vpc.vpc_id,
             subnet_ids=[s.subnet_id for s in self.network.subnets("Attachments")],
         )
+        cdk.Tags.of(self.attachment).add("Segment", conf.segment)  # what the segment rule (GC-NET-5) reads
         self.network.add_routes_to_transit_gateway(reachable, hub.transit_gateway_id, self.attachment)
         self._nacls(vpc, conf.cidr, net.hub_cidr, reachable, list(net.s3_cidrs), cfg.patch_source_cidrs(spoke))
 
@@ -144,10 +146,13 @@ class SpokeNetworkStack(GovCloudStack):
                 self.own_endpoints[service] = endpoint
 
     def _dns(self, hub: HubShares) -> None:
-        """The hub's DNS (forwarding rules and DNS Firewall, or its Route 53 Profile), and query logs of the VPC."""
+        """The hub's DNS for this spoke's segment (its forwarding rules and the DNS Firewall, or its Route 53
+        Profile), and query logs of the VPC. Another segment's rules never reach it: they forward to that segment's
+        DNS servers."""
         cfg, net, spoke, vpc = self.cfg, self.cfg.network, self.spoke, self.network.vpc
+        segment = net.spokes[spoke].segment
         if net.dns_delivery == "ram":
-            for domain, rule_id in sorted(hub.resolver_rule_ids.items()):
+            for domain, rule_id in sorted(hub.resolver_rule_ids.get(segment, {}).items()):
                 resolver.CfnResolverRuleAssociation(
                     self, f"Forward{pascal(domain.replace('.', '-'))}", resolver_rule_id=rule_id, vpc_id=vpc.vpc_id
                 )
@@ -163,9 +168,12 @@ class SpokeNetworkStack(GovCloudStack):
             )
             # The endpoint zones are associated by SpokeZonesStack, after the hub has authorized this VPC.
         else:
-            assert hub.profile_id is not None
             profiles.CfnProfileAssociation(
-                self, "DnsProfile", profile_id=hub.profile_id, resource_id=vpc.vpc_id, name=f"{cfg.name}-{spoke}"
+                self,
+                "DnsProfile",
+                profile_id=hub.profile_ids[segment],
+                resource_id=vpc.vpc_id,
+                name=f"{cfg.name}-{spoke}",
             )
         query_logs = resolver.CfnResolverQueryLoggingConfig(
             self,
