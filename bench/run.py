@@ -34,6 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.scale import write_scaled_config  # noqa: E402
+from govcloud import prerequisites  # noqa: E402
+from govcloud.config import load  # noqa: E402
+from govcloud.review import deploy_check  # noqa: E402
+from govcloud.review.assembly import load as load_assembly  # noqa: E402
 from tests.support import cli_context  # noqa: E402
 
 BUDGET_GOVCLOUD_PACK = 1.10
@@ -60,6 +64,14 @@ def largest_stack(outdir: Path) -> tuple[str, int]:
     }
     name = max(counts, key=lambda k: counts[k])
     return name, counts[name]
+
+
+def deploy_problems(outdir: Path, config_path: Path) -> int:
+    """The deploy simulation over a synthesized assembly (the tests run it on 6 systems, this on up to 20)."""
+    simulation = deploy_check.run(load_assembly(outdir), prerequisites.of(load(config_path)))
+    for problem in simulation.problems:
+        print(f"  deploy check: {problem.render()}")
+    return len(simulation.problems)
 
 
 def run_app(
@@ -89,6 +101,9 @@ def run_app(
             raise SystemExit(f"{app.name} failed with exit code {os.waitstatus_to_exitcode(status)}")
         if inspect is not None:
             inspect["largest_stack"], inspect["largest_stack_resources"] = largest_stack(Path(outdir))
+            config_path = (extra_context or {}).get("config")
+            if config_path:
+                inspect["deploy_check_problems"] = deploy_problems(Path(outdir), Path(config_path))
         return elapsed, usage.ru_maxrss / 1024
 
 
@@ -111,7 +126,8 @@ def scale(runs: int, results: dict[str, object], empty_s: float) -> bool:
         report[f"systems_{n}"] = {"median_s": round(medians[n], 2), "runs_s": runs_s, **largest[n]}
         print(
             f"synth, {n:2d} business system(s): median {medians[n]:.2f} s of {runs_s}, "
-            f"largest stack {largest[n]['largest_stack']} with {largest[n]['largest_stack_resources']} resources"
+            f"largest stack {largest[n]['largest_stack']} with {largest[n]['largest_stack_resources']} resources, "
+            f"{largest[n]['deploy_check_problems']} deploy-check problem(s)"
         )
     t1, t10, t20 = (medians[n] for n in SCALE_POINTS)
     marginal = (t20 - t1) / 19
@@ -140,7 +156,10 @@ def scale(runs: int, results: dict[str, object], empty_s: float) -> bool:
     verdicts["system_share"] = share <= BUDGET_SYSTEM_SHARE
     verdicts["growth"] = abs(deviation) <= BUDGET_SUPERLINEAR
     verdicts["largest_stack"] = biggest <= BUDGET_STACK_RESOURCES
-    return all((verdicts["system_share"], verdicts["growth"], verdicts["largest_stack"]))
+    verdicts["deploy_check_at_scale"] = all(largest[n]["deploy_check_problems"] == 0 for n in SCALE_POINTS)
+    return all(
+        (verdicts["system_share"], verdicts["growth"], verdicts["largest_stack"], verdicts["deploy_check_at_scale"])
+    )
 
 
 def linkage(results: dict[str, object]) -> bool:

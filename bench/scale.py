@@ -45,6 +45,8 @@ def scaled_config(systems: int, base: Path = ROOT / "config" / "kobe-stg.toml") 
         segment["direct_connect_allowed_prefixes"].append(cidr)
         system = copy.deepcopy(template)
         system.update(account=name, spoke=name, name_ja=f"標準準拠システム{n}")
+        for role in system["roles"].values():  # the copies call no linkage platform
+            role.pop("linkage_caller", None)
         system["certificate_arn"] = system["certificate_arn"].replace("111100000003", data["accounts"][name]["id"])
         data["systems"][name] = system
     return data

@@ -126,14 +126,20 @@ def linkage_caller_role_arns(cfg: Config, system: str) -> list[str]:
     return [role_arn(entry.account, name) for name in entry.caller_roles]
 
 
-def host_role(cfg: Config, system: str) -> str:
-    return f"{system_prefix(cfg, system)}-host"
+def host_role(cfg: Config, system: str, role: str) -> str:
+    """The IAM role the hosts of one host role (web, db, batch) of a system run as."""
+    return f"{system_prefix(cfg, system)}-{role}-host"
+
+
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+"""The CDK bootstrap's default qualifier, in the names of the roles it creates."""
 
 
 def cdk_execution_role_arn(cfg: Config, account: str, region: str | None = None) -> str:
     """The role CloudFormation deploys with in an account of ``[accounts]`` (CDK bootstrap, default qualifier)."""
     account_id = cfg.account_id(account)
-    return role_arn(account_id, f"cdk-hnb659fds-cfn-exec-role-{account_id}-{region or cfg.regions.primary.name}")
+    region = region or cfg.regions.primary.name
+    return role_arn(account_id, f"cdk-{BOOTSTRAP_QUALIFIER}-cfn-exec-role-{account_id}-{region}")
 
 
 # ----- keys -----
@@ -275,8 +281,9 @@ def patch_group(cfg: Config, system: str, host_role_name: str) -> str:
 
 
 def backup_vault(cfg: Config, system: str, region: str | None = None) -> str:
-    """Deterministic vault names, so that a plan in Tokyo can name its copy destination in Osaka."""
-    suffix = "-dr" if region == cfg.regions.dr.name else ""
+    """Deterministic vault names, so that a plan in Tokyo can name its copy destination in Osaka (the logically
+    air-gapped vault there)."""
+    suffix = "-airgapped" if region == cfg.regions.dr.name else ""
     return f"{system_prefix(cfg, system)}{suffix}"
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from govcloud.config import Config
+from govcloud.naming import BOOTSTRAP_QUALIFIER
 
 # The CDK bootstrap (default qualifier) creates these in every account and region it bootstraps.
-BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_ROLES = f"arn:aws:iam::*:role/cdk-{BOOTSTRAP_QUALIFIER}-*"
 BOOTSTRAP_BUCKETS = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-*"
 
@@ -69,6 +69,9 @@ def of(cfg: Config) -> Prerequisites:
         SERVICE_LINKED_ROLES,
         *cfg.data_lake.administrators,
         *(f"arn:aws:iam::{s.account}:role/{role}" for s in vendors.values() for role in s.caller_roles),
+        f"arn:aws:iam::*:role/{cfg.break_glass.role}",
+        *cfg.data_lake.analysts,
+        *cfg.data_lake.stewards,
     ]
     regions = (cfg.regions.primary.name, cfg.regions.dr.name)
     buckets = [BOOTSTRAP_BUCKETS, *(b.format(r=r) for r in regions for b in AWS_OWNED_BUCKETS)]
@@ -85,6 +88,14 @@ def of(cfg: Config) -> Prerequisites:
     ]
     what = [
         ("every account bootstrapped in Tokyo and Osaka, trusting the deploying account", "infra team"),
+        (
+            f"break-glass role {cfg.break_glass.role} in every account, assumed only with MFA",
+            "Government Cloud administrators",
+        ),
+        *(
+            (f"people's role {arn}", "city (single sign-on)")
+            for arn in (*cfg.data_lake.analysts, *cfg.data_lake.stewards)
+        ),
         *((f"Direct Connect gateway {seg.direct_connect_gateway_id} ({name})", "city") for name, seg in segments),
         *((f"AMI {ami}", "infra team") for ami in amis),
         *((f"Lake Formation administrator {arn}", "infra team") for arn in cfg.data_lake.administrators),

@@ -50,10 +50,14 @@ class GovCloudStage(cdk.Stage):
         cfg = self.cfg
         self.log_archive = LogArchiveStack(self, "LogArchive", cfg=cfg)
         self.baselines: dict[str, SecurityBaselineStack] = {}
+        self.osaka_baselines: dict[str, SecurityBaselineStack] = {}
         for account in cfg.accounts:
             baseline = SecurityBaselineStack(self, f"Baseline-{pascal(account)}", cfg=cfg, account=account)
             after(baseline, self.log_archive)
             self.baselines[account] = baseline
+            self.osaka_baselines[account] = SecurityBaselineStack(
+                self, f"Baseline-{pascal(account)}-Osaka", cfg=cfg, account=account, region=cfg.regions.dr.name
+            )
 
     def _network(self) -> None:
         """The hub first, then the spokes (other accounts), then the hub-side half of their attachments, then each
@@ -116,6 +120,9 @@ class GovCloudStage(cdk.Stage):
             account: DisasterRecoveryStack(self, f"DR-{pascal(account)}", cfg=cfg, account=account)
             for account in protected
         }
+        for account, stack in self.disaster_recovery.items():
+            # The region's guards first; the replicas' data-event trail writes into the log archive.
+            after(stack, self.osaka_baselines[account], self.log_archive)
         self.data_lake = DataLakeStack(self, "DataLake", cfg=cfg, key=lake_baseline.keys["data-lake"])
         after(self.data_lake, lake_baseline, self.disaster_recovery[lake.account])
         self.data_lake_catalog = DataLakeCatalogStack(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import sys
 import tomllib
 from pathlib import Path
@@ -41,12 +42,63 @@ def prod(prod_cfg: Config, tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return synth(prod_cfg, tmp_path_factory.mktemp("prod"))
 
 
-@pytest.fixture(scope="session")
-def services_on(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """Staging with every account service switched on (a standalone account outside the Government Cloud)."""
+def variant_data() -> dict[str, Any]:
+    """Staging with what its config leaves off, in one environment (one synth for many tests):
+
+    - every account service switched on (a standalone account outside the Government Cloud);
+    - DNS through a Route 53 Profile per segment;
+    - a third segment (internet) with a spoke, allowed to talk to lgwan, which gets a spoke too;
+    - a third My Number spoke, where a second business system (welfare) runs, a copy of the resident registry
+      that calls no linkage platform;
+    - the resident registry subscribing to a dataset of the tax system (tax-notices);
+    - the linkage inbox without malware protection."""
     data = config_data()
     data["account_services"] = dict.fromkeys(data["account_services"], True)
-    return synth(parse(data, "kobe-stg (services on)"), tmp_path_factory.mktemp("services-on"))
+    net = data["network"]
+    net["dns_delivery"] = "profile"
+    for name, number, classes in (("portal", "7", []), ("lgwan-apps", "8", []), ("welfare", "9", ["resident-data"])):
+        data["accounts"][name] = {"id": f"11110000000{number}", "data_classes": classes, "monthly_budget_usd": 100}
+    net["segments"]["internet"] = {
+        "on_premises_cidrs": ["172.24.0.0/16"],
+        "direct_connect_gateway_id": "0a1b2c3d-0000-4000-8000-000000000103",
+        "direct_connect_allowed_prefixes": ["10.100.4.128/26", "10.102.0.0/20", "10.103.0.0/20"],
+        "dns": {"cidr": "10.100.4.128/26", "inbound_ips": ["10.100.4.138", "10.100.4.154"], "servers": ["172.24.0.53"]},
+    }
+    net["segments"]["lgwan"]["direct_connect_allowed_prefixes"] = ["10.100.4.64/26", "10.102.0.0/20", "10.103.0.0/20"]
+    net["allowed_segment_pairs"] = [["lgwan", "internet"]]
+    net["spokes"]["portal"] = {"account": "portal", "segment": "internet", "cidr": "10.102.0.0/20"}
+    net["spokes"]["lgwan-apps"] = {"account": "lgwan-apps", "segment": "lgwan", "cidr": "10.103.0.0/20"}
+    net["spokes"]["welfare"] = {"account": "welfare", "segment": "mynumber", "cidr": "10.101.32.0/20"}
+    net["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
+    welfare = copy.deepcopy(data["systems"]["resident-registry"])
+    welfare.update(account="welfare", spoke="welfare", name_ja="福祉")
+    welfare.pop("certificate_arn")
+    welfare["roles"] = {k: {**v, "load_balancer": False, "linkage_caller": False} for k, v in welfare["roles"].items()}
+    data["systems"]["welfare"] = welfare
+    data["linkage"]["datasets"]["tax-notices"] = {
+        "producer": "tax",
+        "subscribers": ["resident-registry"],
+        "format": "json",
+        "key_column": "record_id",
+        "columns": {
+            "record_id": {"type": "string", "personal": False, "lake": "keep"},
+            "amount": {"type": "integer", "lake": "drop"},
+        },
+    }
+    data["linkage"]["exchange"]["malware_protection"] = False
+    return data
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """See :func:`variant_data`; synthesized with every pack, like the shipped environments."""
+    return synth(parse(variant_data(), "kobe-stg (variant)"), tmp_path_factory.mktemp("variant"))
+
+
+@pytest.fixture(scope="session")
+def services_on(variant: Synth) -> Synth:
+    """The variant, for the tests of the account services (all switched on there)."""
+    return variant
 
 
 def write_config(tmp_path: Path, data: dict[str, Any], name: str = "bad.toml") -> Path:

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from govcloud.config import pascal
+
 RR = "KobeStg-Baseline-ResidentRegistry"
 NET = "KobeStg-Baseline-Network"
 
@@ -53,21 +55,24 @@ def test_data_keys_are_usable_only_through_their_services(stg) -> None:
         "StringEquals": {"kms:ViaService": use["Condition"]["StringEquals"]["kms:ViaService"]},
         "Bool": {"kms:GrantIsForAWSResource": "true"},
     }
-    assert set(sts) == {"KeyAdministration", "UseThroughServicesOfThisDataClass", "GrantsOnlyForAwsResources"}
+    locks = {"OnlyBreakGlassDeletesOrDisables", "BreakGlassNeedsMfa", "PolicyOnlyByBreakGlassOrCloudFormation"}
+    assert set(sts) == {"KeyAdministration", "UseThroughServicesOfThisDataClass", "GrantsOnlyForAwsResources", *locks}
 
 
-def test_logs_key_admits_alarms_budgets_and_eventbridge_for_the_encrypted_topic(stg) -> None:
-    """CDK grants the topic key to EventBridge only; an alarm that cannot use the key fails silently."""
+def test_logs_key_admits_alarms_and_budgets_for_the_encrypted_topic(stg) -> None:
+    """An alarm or budget that cannot use the key fails silently. EventBridge publishes as a role of the account,
+    so the key admits no EventBridge service principal (which serves every account's rules)."""
     key = stg.resources(RR, "AWS::KMS::Key")["LogsKey195F8DFC"]
     sts = statements(key["Properties"]["KeyPolicy"])
     for sid, service in (
         ("PublishCloudWatchAlarmsToEncryptedTopic", "cloudwatch.amazonaws.com"),
         ("PublishBudgetsToEncryptedTopic", "budgets.amazonaws.com"),
-        ("events.amazonaws.com", "events.amazonaws.com"),  # added by CDK for the rule targets
     ):
         st = sts[sid]
         assert st["Principal"] == {"Service": service}
         assert set(st["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+        assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": "111100000003"}}
+    assert "events.amazonaws.com" not in json.dumps(key["Properties"]["KeyPolicy"])
     logs = sts["CloudWatchLogsOfThisAccount"]
     assert logs["Principal"] == {"Service": "logs.ap-northeast-1.amazonaws.com"}
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == (
@@ -80,8 +85,12 @@ def test_logs_key_admits_alarms_budgets_and_eventbridge_for_the_encrypted_topic(
 def test_topic_policy_lets_alarms_and_budgets_publish(stg) -> None:
     policy = one(stg.resources(RR, "AWS::SNS::TopicPolicy"))["Properties"]["PolicyDocument"]
     principals = {json.dumps(s.get("Principal")) for s in policy["Statement"] if s["Effect"] == "Allow"}
-    for service in ("cloudwatch", "budgets", "events"):
-        assert json.dumps({"Service": f"{service}.amazonaws.com"}) in principals
+    assert principals == {json.dumps({"Service": f"{s}.amazonaws.com"}) for s in ("cloudwatch", "budgets")}
+    roles = stg.resources(RR, "AWS::IAM::Role")
+    publisher = next(props for lid, props in roles.items() if lid.startswith("SecurityAlarmsPublisherRole"))
+    (trust,) = publisher["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "111100000003"}}
     deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
     assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -135,7 +144,9 @@ def test_guard_function_has_a_managed_policy_with_only_the_guard_calls(stg) -> N
         "ec2:ModifyEbsDefaultKmsKeyId",
         "s3:PutAccountPublicAccessBlock",
     ]
-    assert not stg.resources(RR, "AWS::IAM::Policy")  # no inline policies
+    # no inline policy but CDK's for the alarm publisher (acknowledged)
+    inline = list(stg.resources(RR, "AWS::IAM::Policy"))
+    assert len(inline) == 1 and inline[0].startswith("SecurityAlarmsPublisherRole")
     function = one(stg.resources(RR, "AWS::Lambda::Function"))
     assert "LoggingConfig" in function["Properties"]
 
@@ -165,7 +176,7 @@ def test_switches_off_creates_no_account_services(stg) -> None:
 
 
 def test_switches_on_creates_each_service_in_every_account(services_on) -> None:
-    baselines = [s for s in services_on.templates if "-Baseline-" in s]
+    baselines = [s for s in services_on.templates if "-Baseline-" in s and not s.endswith("-Osaka")]
     for stack in baselines:
         for type_ in ACCOUNT_SERVICE_TYPES:
             assert len(services_on.resources(stack, type_)) == 1, (stack, type_)
@@ -209,7 +220,7 @@ def test_network_and_trail_change_rules(stg) -> None:
         for r in rules.values()
         if r["Properties"]["EventPattern"].get("detail-type") == ["AWS API Call via CloudTrail"]
     }
-    assert len(api_rules) == 5
+    assert len(api_rules) == 11
     names = {n for p in api_rules.values() for n in p["detail"]["eventName"]}
     for event in (
         "AuthorizeSecurityGroupIngress",
@@ -222,6 +233,100 @@ def test_network_and_trail_change_rules(stg) -> None:
     for rule in rules.values():
         targets = rule["Properties"]["Targets"]
         assert len(targets) == 1 and targets[0]["Arn"] == {"Ref": "SecurityAlarmsTopicAF65CDDE"}
+
+
+# Finding: no alarm watched Transit Gateway routes, endpoint policies, key deletion or policy changes, vault locks,
+# bucket policies or the DNS Firewall; Security Hub findings and AWS Health events reached no one.
+TAMPERING = {
+    "Transit Gateway route, attachment or route table changed": (
+        "aws.ec2",
+        ["CreateTransitGatewayRoute", "EnableTransitGatewayRouteTablePropagation", "AssociateTransitGatewayRouteTable"],
+    ),
+    "VPC endpoint or its policy changed": ("aws.ec2", ["ModifyVpcEndpoint"]),
+    "KMS key scheduled for deletion, disabled, or its policy changed": (
+        "aws.kms",
+        ["ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy"],
+    ),
+    "Backup vault, its lock or access policy changed, or a recovery point deleted": (
+        "aws.backup",
+        ["DeleteBackupVaultLockConfiguration", "PutBackupVaultLockConfiguration", "DeleteRecoveryPoint"],
+    ),
+    "S3 bucket policy, access block, lock, replication or encryption changed": (
+        "aws.s3",
+        ["PutBucketPolicy", "DeleteBucketPolicy", "PutBucketObjectLockConfiguration"],
+    ),
+    "Route 53 Resolver DNS Firewall or forwarding changed": (
+        "aws.route53resolver",
+        ["UpdateFirewallRuleGroupAssociation", "DisassociateFirewallRuleGroup", "UpdateFirewallDomains"],
+    ),
+}
+
+
+@pytest.mark.parametrize("region", ["Tokyo", "Osaka"])
+def test_every_account_alarms_on_tampering_in_both_regions(stg, stg_cfg, region) -> None:
+    for account in stg_cfg.accounts:
+        stack = f"KobeStg-Baseline-{pascal(account)}" + ("-Osaka" if region == "Osaka" else "")
+        rules = {
+            r["Properties"]["Description"]: r["Properties"] for r in stg.resources(stack, "AWS::Events::Rule").values()
+        }
+        for title, (source, events) in TAMPERING.items():
+            pattern = rules[f"Security alarm: {title}"]["EventPattern"]
+            assert pattern["source"] == [source] and set(events) <= set(pattern["detail"]["eventName"]), title
+        hub = rules["Security alarm: Security Hub finding of high or critical severity"]["EventPattern"]
+        assert hub["detail"]["findings"]["Severity"]["Label"] == ["HIGH", "CRITICAL"]
+        assert rules["Security alarm: AWS Health event for this account"]["EventPattern"]["source"] == ["aws.health"]
+        topic = next(lid for lid in stg.resources(stack, "AWS::SNS::Topic"))
+        for rule in rules.values():
+            (target,) = rule["Targets"]
+            assert target["Arn"] == {"Ref": topic}
+            assert "RoleArn" in target  # published as the account's role, not by the EventBridge service
+
+
+def test_osaka_is_as_strict_as_tokyo(stg, stg_cfg) -> None:
+    """Finding: Osaka had keys, VPC Block Public Access and vaults, but no EBS default encryption, Access Analyzer
+    or alarms."""
+    for account, settings in stg_cfg.accounts.items():
+        stack = f"KobeStg-Baseline-{pascal(account)}-Osaka"
+        assert stg.artifacts[stack]["environment"] == f"aws://{settings.id}/ap-northeast-3"
+        calls = _sdk_calls(stg, stack)
+        assert set(calls) == {"enableEbsEncryptionByDefault", "modifyEbsDefaultKmsKeyId"}  # the S3 block is global
+        ebs_class = settings.data_classes[0] if settings.data_classes else "logs"
+        key_id = calls["modifyEbsDefaultKmsKeyId"]["parameters"]["KmsKeyId"].strip("<>")
+        aliases = {props["Properties"]["TargetKeyId"]["Fn::GetAtt"][0]: props["Properties"]["AliasName"]
+                   for props in stg.resources(stack, "AWS::KMS::Alias").values()}  # fmt: skip
+        assert aliases[key_id] == f"alias/kobe-stg/{ebs_class}"
+        assert one(stg.resources(stack, "AWS::AccessAnalyzer::Analyzer"))["Properties"]["Type"] == "ACCOUNT"
+        assert one(stg.resources(stack, "AWS::EC2::VPCBlockPublicAccessOptions"))
+        subscriptions = stg.resources(stack, "AWS::SNS::Subscription").values()
+        assert [s["Properties"]["Endpoint"] for s in subscriptions] == ["gc-security-stg@example.jp"]
+    assert not [s for s, _, _ in stg.all_resources("AWS::EC2::VPCBlockPublicAccessOptions") if "-DR-" in s]
+
+
+def test_no_administrator_alone_can_delete_disable_or_repolicy_a_key(stg, prod) -> None:
+    """Finding: every key policy gave the account root ScheduleKeyDeletion, Disable* and Put* with no condition."""
+    for synthesized, env in ((stg, "kobe-stg"), (prod, "kobe-prod")):
+        keys = synthesized.all_resources("AWS::KMS::Key")
+        assert len(keys) > 20
+        for stack, lid, key in keys:
+            account, region = synthesized.artifacts[stack]["environment"].removeprefix("aws://").split("/")
+            sts = statements(key["Properties"]["KeyPolicy"])
+            break_glass = f"arn:aws:iam::{account}:role/{env}-break-glass"
+            deployer = f"arn:aws:iam::{account}:role/cdk-hnb659fds-cfn-exec-role-{account}-{region}"
+            deny = sts["OnlyBreakGlassDeletesOrDisables"]
+            assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}, (stack, lid)
+            assert {"kms:ScheduleKeyDeletion", "kms:DisableKey"} <= set(deny["Action"])
+            assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": break_glass}}
+            mfa = sts["BreakGlassNeedsMfa"]
+            assert mfa["Condition"] == {
+                "ArnEquals": {"aws:PrincipalArn": break_glass},
+                "BoolIfExists": {"aws:MultiFactorAuthPresent": "false"},
+            }
+            assert "kms:PutKeyPolicy" in mfa["Action"]
+            policy = sts["PolicyOnlyByBreakGlassOrCloudFormation"]
+            assert policy["Action"] == "kms:PutKeyPolicy"
+            assert policy["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [break_glass, deployer]}}
+            admin = sts.get("KeyAdministration", {}).get("Action", [])
+            assert "kms:Create*" not in admin and "kms:CreateGrant" not in admin
 
 
 def _numeric_match(spec: list[Any], value: float) -> bool:

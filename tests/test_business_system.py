@@ -84,7 +84,8 @@ def test_every_host_is_hardened(stg, host: str) -> None:
     root = p["BlockDeviceMappings"][0]["Ebs"]
     assert root["Encrypted"] is True
     assert "ResidentDataKey" in output_name(root["KmsKeyId"])
-    assert p["IamInstanceProfile"] == {"Ref": lid_of(stg, "AWS::IAM::InstanceProfile", "HostIdentityProfile")}
+    role = host.rstrip("0123456789")  # Web1 -> Web: each host role has its own role and profile
+    assert p["IamInstanceProfile"] == {"Ref": lid_of(stg, "AWS::IAM::InstanceProfile", f"HostIdentity{role}Profile")}
 
 
 def test_termination_protection_in_production_only(stg, prod) -> None:
@@ -310,9 +311,21 @@ def test_internal_load_balancer_listens_with_tls_only(stg, stg_cfg) -> None:
 
 
 def test_host_role_allows_only_agent_session_and_patching_needs(stg) -> None:
-    role = props(by_short(stg.resources(SYS, "AWS::IAM::Role"))["HostIdentityRole"])
-    assert "ManagedPolicyArns" not in role and "Policies" not in role
-    policy = props(by_short(stg.resources(SYS, "AWS::IAM::ManagedPolicy"))["HostIdentityPolicy"])["PolicyDocument"]
+    """Finding: one host role served every tier, so a web host could assume the linkage caller role. Each host role
+    now runs as an IAM role of its own; the agent's permissions are one managed policy they share."""
+    roles = by_short(stg.resources(SYS, "AWS::IAM::Role"))
+    host_roles = {k: props(v) for k, v in roles.items() if k.startswith("HostIdentity")}
+    assert sorted(r["RoleName"] for r in host_roles.values()) == [
+        f"kobe-stg-resident-registry-{role}-host" for role in ("batch", "db", "web")
+    ]
+    for role in host_roles.values():
+        assert "ManagedPolicyArns" not in role and "Policies" not in role
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "ec2.amazonaws.com"}
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": RR_ACCOUNT}}
+    managed = props(by_short(stg.resources(SYS, "AWS::IAM::ManagedPolicy"))["HostIdentityPolicy"])
+    assert len(managed["Roles"]) == 3
+    policy = managed["PolicyDocument"]
     actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert all(a.split(":")[0] in {"ssm", "ssmmessages", "ec2messages", "ec2", "cloudwatch", "logs", "s3", "kms"}
                for a in actions)  # fmt: skip
@@ -337,7 +350,8 @@ def test_hosts_call_the_linkage_platform_as_the_role_it_admits(stg) -> None:
     """The platform's resource policies name ``kobe-stg-rr-linkage``; the system stack creates that role, lets its
     hosts assume it, and gives it the identity half of each cross-account call: its own routes and folders only."""
     roles = {props(r).get("RoleName"): lid for lid, r in stg.resources(SYS, "AWS::IAM::Role").items()}
-    caller, host = roles["kobe-stg-rr-linkage"], roles["kobe-stg-resident-registry-host"]
+    # only the batch hosts call the platform (linkage_caller): neither web nor db hosts may assume the caller role
+    caller, host = roles["kobe-stg-rr-linkage"], roles["kobe-stg-resident-registry-batch-host"]
     trust = props(stg.resources(SYS, "AWS::IAM::Role")[caller])["AssumeRolePolicyDocument"]["Statement"]
     assert trust == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": {"Fn::GetAtt": [host, "Arn"]}}}
@@ -383,30 +397,17 @@ def test_hosts_call_the_linkage_platform_as_the_role_it_admits(stg) -> None:
     assert "alias/kobe-stg/linkage" in aliases
 
 
-def test_a_subscribing_system_reads_its_own_queue_and_records() -> None:
-    from aws_cdk.assertions import Template
-
-    data = config_data()
-    data["linkage"]["datasets"]["tax-notices"] = {
-        "producer": "tax",
-        "subscribers": ["resident-registry"],
-        "format": "json",
-        "key_column": "record_id",
-        "columns": {
-            "record_id": {"type": "string", "personal": False, "lake": "keep"},
-            "amount": {"type": "integer", "lake": "drop"},
-        },
-    }
-    stage = GovCloudStage(cdk.App(context=cli_context()), parse(data, "kobe-stg, resident registry subscribing"))
-    system = Template.from_stack(stage.systems["resident-registry"]).to_json()["Resources"]
+def test_a_subscribing_system_reads_its_own_queue_and_records(variant) -> None:
+    """In the variant the resident registry subscribes to tax-notices, a dataset of the tax system."""
+    system = variant.resources(SYS)
     policy = next(props(r) for lid, r in system.items() if short(lid) == "LinkageCallerPolicy")
     statements = _statements(policy)
     assert (
         statements["GetSubscribedRecords"]["Resource"]
         == "arn:aws:execute-api:ap-northeast-1:111100000004:*/*/GET/v1/datasets/tax-notices/records/*"
     )
-    queues = Template.from_stack(stage.linkage).find_resources("AWS::SQS::Queue")
-    names = {props(q)["QueueName"] for q in queues.values() if "QueueName" in props(q)}  # subscriber queues
+    queues = variant.resources("KobeStg-Linkage", "AWS::SQS::Queue")
+    names = {props(q)["QueueName"] for q in queues.values() if "QueueName" in props(q)}  # the systems' queues
     assert names == {"kobe-stg-linkage-tax", "kobe-stg-linkage-tax-dead-letters",
                      "kobe-stg-linkage-resident-registry", "kobe-stg-linkage-resident-registry-dead-letters"}  # fmt: skip
     assert (
@@ -421,7 +422,7 @@ def test_a_subscribing_system_reads_its_own_queue_and_records() -> None:
     assert statements["DecryptFilesThroughS3"]["Action"] == "kms:Decrypt"
     queue_key_alias = next(
         props(a)["AliasName"]
-        for a in Template.from_stack(stage.linkage_data).find_resources("AWS::KMS::Alias").values()
+        for a in variant.resources("KobeStg-LinkageData", "AWS::KMS::Alias").values()
         if "queues" in props(a)["AliasName"]
     )
     assert statements["DecryptQueueMessages"]["Condition"]["ForAnyValue:StringEquals"] == {
@@ -628,22 +629,34 @@ def test_backup_plan_rules_copy_every_recovery_point_to_osaka(stg, stg_cfg) -> N
         assert rule["CopyActions"] == [
             {
                 "DestinationBackupVaultArn": f"arn:aws:backup:ap-northeast-3:{RR_ACCOUNT}:backup-vault:"
-                "kobe-stg-resident-registry-dr",
+                "kobe-stg-resident-registry-airgapped",
                 "Lifecycle": {"DeleteAfterDays": expected.keep_days},
             }
         ]
-    dr_vault = props(stg.resources(DR, "AWS::Backup::BackupVault")["ResidentRegistryVault"])
-    assert dr_vault["BackupVaultName"] == "kobe-stg-resident-registry-dr"
     assert stg.artifacts[DR]["environment"] == f"aws://{RR_ACCOUNT}/ap-northeast-3"
 
 
+def test_osaka_copies_sit_where_no_administrator_of_the_account_can_destroy_them(stg, stg_cfg) -> None:
+    """Finding: the keys of a system's Tokyo and Osaka vaults sat in its account, so one administrator could make
+    every recovery point unreadable. The copies go to a logically air-gapped vault: compliance-locked by AWS, its
+    key AWS-owned (nothing of the account to disable), retained."""
+    (vault,) = stg.resources(DR, "AWS::Backup::LogicallyAirGappedBackupVault").values()
+    p = props(vault)
+    assert p["BackupVaultName"] == "kobe-stg-resident-registry-airgapped"
+    assert (p["MinRetentionDays"], p["MaxRetentionDays"]) == (
+        stg_cfg.backup.min_retention_days,
+        stg_cfg.backup.max_retention_days,
+    )
+    assert "EncryptionKeyArn" not in p and vault["DeletionPolicy"] == "Retain"
+    assert not stg.resources(DR, "AWS::Backup::BackupVault") and not stg.resources(DR, "AWS::KMS::Key")
+    for rule in ("daily", "weekly", "monthly"):
+        keep = getattr(stg_cfg.backup, rule).keep_days
+        assert p["MinRetentionDays"] <= keep <= p["MaxRetentionDays"]
+
+
 def test_vaults_are_locked_and_encrypted(stg, prod) -> None:
-    for synth, stack, dr, changeable in (
-        (stg, SYS, DR, None),
-        (prod, "KobeProd-System-ResidentRegistry", "KobeProd-DR-ResidentRegistry", 3),
-    ):
-        for vault in (*synth.resources(stack, "AWS::Backup::BackupVault").values(),
-                      *synth.resources(dr, "AWS::Backup::BackupVault").values()):  # fmt: skip
+    for synth, stack, changeable in ((stg, SYS, None), (prod, "KobeProd-System-ResidentRegistry", 3)):
+        for vault in synth.resources(stack, "AWS::Backup::BackupVault").values():
             lock = props(vault)["LockConfiguration"]
             assert lock.get("ChangeableForDays") == changeable
             assert lock["MinRetentionDays"] <= lock["MaxRetentionDays"]
@@ -747,30 +760,16 @@ def test_business_systems_need_patching_and_backup_settings() -> None:
     assert "backup: required when business systems are configured" in str(error.value)
 
 
-def test_a_second_system_is_a_config_entry() -> None:
-    """Adding a system is config only: its account, spoke and entry give a second system stack and Osaka vault."""
-    data = config_data()
-    data["accounts"]["tax"] = {"id": "111100000006", "data_classes": ["resident-data"], "monthly_budget_usd": 1000}
-    data["network"]["spokes"]["tax"] = {
-        "account": "tax",
-        "segment": "mynumber",
-        "cidr": "10.101.32.0/20",
-    }
-    data["network"]["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
-    data["systems"]["tax"] = {**data["systems"]["resident-registry"], "account": "tax", "spoke": "tax",
-                              "name_ja": "個人住民税"}  # fmt: skip
-    data["systems"]["tax"].pop("certificate_arn")
-    data["systems"]["tax"]["roles"] = {
-        k: {**v, "load_balancer": False} for k, v in data["systems"]["tax"]["roles"].items()
-    }
-    cfg = parse(data, "kobe-stg + tax")
-    stage = GovCloudStage(cdk.App(context=cli_context()), cfg)
-    assert set(stage.systems) == {"resident-registry", "tax"}
-    assert stage.systems["tax"].account == "111100000006"
-    assert set(stage.disaster_recovery) == {"data-lake", "resident-registry", "tax"}
-    # tax calls the linkage platform from its vendor's account, not from this spoke: no caller roles here
-    assert stage.systems["tax"].linkage_callers == []
+def test_a_second_system_is_a_config_entry(variant) -> None:
+    """Adding a system is config only: in the variant, welfare's account, spoke and entry give a second system stack
+    and Osaka vault, and, calling no linkage platform, no caller roles."""
+    stage = variant.stage
+    assert set(stage.systems) == {"resident-registry", "welfare"}
+    assert stage.systems["welfare"].account == "111100000009"
+    assert set(stage.disaster_recovery) == {"data-lake", "resident-registry", "welfare"}
+    assert stage.systems["welfare"].linkage_callers == []
     assert len(stage.systems["resident-registry"].linkage_callers) == 1
+    assert variant.resources("KobeStg-DR-Welfare", "AWS::Backup::LogicallyAirGappedBackupVault")
 
 
 def test_an_account_with_the_data_lake_and_a_system_gets_one_osaka_stack() -> None:
@@ -783,6 +782,9 @@ def test_an_account_with_the_data_lake_and_a_system_gets_one_osaka_stack() -> No
     }
     data["network"]["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
     data["systems"]["resident-registry"].update(account="data-lake", spoke="data-lake")
+    data["linkage"]["systems"]["resident-registry"]["spoke"] = "data-lake"
+    data["linkage"]["systems"]["resident-registry"]["account"] = "111100000005"
+    data["network"]["spokes"]["data-lake"]["endpoints_in_spoke"] = ["execute-api"]
     stage = GovCloudStage(cdk.App(context=cli_context()), parse(data, "kobe-stg, system in the data lake account"))
     assert set(stage.disaster_recovery) == {"data-lake"}
     dr = stage.disaster_recovery["data-lake"]

@@ -18,9 +18,9 @@ ACK_ID = re.compile(
 
 
 @pytest.mark.parametrize("pack", [AwsSolutionsChecks, NIST80053R5Checks], ids=["AwsSolutions", "NIST80053R5"])
-@pytest.mark.parametrize("variant", ["stg", "prod", "services_on"])
-def test_pack_finds_nothing_unacknowledged(request, pack, variant) -> None:
-    synth = request.getfixturevalue(variant)
+@pytest.mark.parametrize("synth_name", ["stg", "prod", "services_on"])
+def test_pack_finds_nothing_unacknowledged(request, pack, synth_name) -> None:
+    synth = request.getfixturevalue(synth_name)
     result = pack().validate_scope(synth.app)
     found = [(v.rule_name, [r.resource_logical_id for r in v.violating_resources]) for v in result.violations]
     assert found == []
@@ -71,28 +71,19 @@ def test_acknowledge_requires_a_reason(stg) -> None:
         compliance.acknowledge(stg.stage, "AwsSolutions-S1", "ok")
 
 
-@pytest.mark.parametrize(
-    ("broken", "rule"),
-    [
+def test_an_unacknowledged_finding_of_each_pack_fails_cli_synth(tmp_path) -> None:
+    """One finding of each registered pack left unacknowledged: the CLI synth fails and names all three."""
+    result = run_cdk(
+        "synth", "--quiet", "--app", "python tests/fixtures/broken_app.py", "-c", "broken=all", "-o", str(tmp_path)
+    )
+    assert result.returncode != 0
+    assert "3 unacknowledged compliance finding(s)" in result.stderr
+    for pack, rule in (
         ("AwsSolutions", "AwsSolutions-S1"),
         ("NIST.800.53.R5", "NIST.800.53.R5-S3BucketLoggingEnabled"),
         ("GovCloud", "GC-S3-4"),
-    ],
-)
-def test_unacknowledged_finding_fails_cli_synth(tmp_path, broken: str, rule: str) -> None:
-    result = run_cdk(
-        "synth",
-        "--quiet",
-        "--app",
-        "python tests/fixtures/broken_app.py",
-        "-c",
-        f"broken={broken}",
-        "-o",
-        str(tmp_path),
-    )
-    assert result.returncode != 0
-    assert "1 unacknowledged compliance finding(s)" in result.stderr
-    assert f"{broken} {rule} (error) on Broken/Stack/Bucket/Resource" in result.stderr
+    ):
+        assert f"{pack} {rule} (error) on Broken/Stack/Bucket/Resource" in result.stderr
 
 
 def test_same_app_with_the_finding_acknowledged_passes(tmp_path) -> None:
@@ -117,11 +108,11 @@ def test_rule_catalogue_is_current_in_both_languages() -> None:
     assert [r.id for r in RULES if not (r.info_ja and r.explanation_ja)] == []  # every rule has its Japanese
 
 
-@pytest.mark.parametrize("variant", ["stg", "prod", "services_on"])
-def test_whole_app_passes_the_government_cloud_rules(request, variant) -> None:
+@pytest.mark.parametrize("synth_name", ["stg", "prod", "services_on"])
+def test_whole_app_passes_the_government_cloud_rules(request, synth_name) -> None:
     from govcloud.compliance.rules import Stack, evaluate
 
-    synth = request.getfixturevalue(variant)
+    synth = request.getfixturevalue(synth_name)
     settings = compliance.settings_for(synth.stage.cfg)
     for name, template in synth.templates.items():
         artifact = synth.artifacts[name]
@@ -138,3 +129,81 @@ def test_whole_app_passes_the_government_cloud_rules(request, variant) -> None:
         }
         unacknowledged = [f for f in evaluate(stack, settings) if (f.logical_id, f.rule) not in acknowledged]
         assert unacknowledged == [], name
+
+
+# ----- least privilege across every template -----
+
+SOURCE_KEYS = (
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceOrgID",
+    "kms:EncryptionContext:aws:logs:arn",
+    "kms:EncryptionContext:aws:cloudtrail:arn",
+)
+POLICY_OF = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+}
+
+
+@pytest.mark.parametrize("synth_name", ["stg", "prod", "services_on"])
+def test_every_service_principal_is_bound_to_its_source(request, synth_name) -> None:
+    """Finding: service principals in key, topic, queue and bucket policies lacked aws:SourceAccount or
+    aws:SourceArn, so a service acting for another account could use them (a confused deputy)."""
+    synthesized = request.getfixturevalue(synth_name)
+    checked, unbound = 0, []
+    for stack, lid, resource in synthesized.all_resources():
+        document = (resource.get("Properties") or {}).get(POLICY_OF.get(resource["Type"], ""))
+        for statement in document.get("Statement", []) if isinstance(document, dict) else []:
+            principal = statement.get("Principal")
+            if statement.get("Effect") != "Allow" or not isinstance(principal, dict) or "Service" not in principal:
+                continue
+            checked += 1
+            if not any(key in json.dumps(statement.get("Condition", {})) for key in SOURCE_KEYS):
+                unbound.append((stack, lid, principal["Service"], statement.get("Sid")))
+    assert checked > 20 and unbound == []
+
+
+def _grants(synthesized, renamed: dict[str, str]) -> dict[str, list[str]]:
+    """Every principal and every principal condition of every policy, by stack (stack names mapped back through
+    ``renamed``, from new account names to the old): what each trust and grant names."""
+    from govcloud.config import pascal
+
+    back = {f"-{pascal(new)}": f"-{pascal(old)}" for new, old in renamed.items()}
+    out: dict[str, list[str]] = {}
+    for stack, _, resource in synthesized.all_resources():
+        name = next((stack.replace(n, o) for n, o in back.items() if f"{n}-" in f"{stack}-"), stack)
+        props_ = resource.get("Properties") or {}
+        for key in ("AssumeRolePolicyDocument", "KeyPolicy", "PolicyDocument", "Policy"):
+            document = props_.get(key)
+            for statement in document.get("Statement", []) if isinstance(document, dict) else []:
+                text = json.dumps([statement.get("Principal"), statement.get("Condition")], sort_keys=True)
+                for new, old in back.items():  # stack names inside stack-output reads
+                    text = text.replace(f'{new}"', f'{old}"').replace(f"{new}-", f"{old}-")
+                out.setdefault(name, []).append(text)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def test_renaming_every_account_keeps_every_trust_and_grant(stg, tmp_path) -> None:
+    """Finding: renaming the linkage account in config silently made the ingestion role trust the data lake account
+    (a literal account name in the catalog stack). Every account gets a new name here (spokes and systems keep
+    theirs); every trust and grant must still name the same accounts and roles."""
+    from govcloud.config import parse
+    from tests.conftest import config_data
+    from tests.support import synth
+
+    new_name = {"log-archive": "archive", "network": "net", "resident-registry": "jumin", "linkage": "renkei",
+                "data-lake": "lake"}  # fmt: skip
+    data = config_data()
+    data["accounts"] = {new_name[old]: account for old, account in data["accounts"].items()}
+    for table in ("log_archive", "network", "linkage", "data_lake"):
+        data[table]["account"] = new_name[data[table]["account"]]
+    for entry in (*data["network"]["spokes"].values(), *data["systems"].values()):
+        entry["account"] = new_name[entry["account"]]
+    renamed = synth(parse(data, "kobe-stg, every account renamed"), tmp_path)
+    before, after = _grants(stg, {}), _grants(renamed, {new: old for old, new in new_name.items()})
+    assert set(after) == set(before)
+    assert [stack for stack in before if before[stack] != after[stack]] == []
+    assert sum(len(v) for v in before.values()) > 300

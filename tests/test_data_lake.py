@@ -128,7 +128,46 @@ def test_only_ingestion_writes_raw_and_trusts_the_linkage_handlers(stg) -> None:
     roles = {props(r)["RoleName"]: props(r) for r in stg.resources(CATALOG, "AWS::IAM::Role").values()}
     trust = roles["kobe-stg-dl-ingestion"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"AWS": "arn:aws:iam::111100000004:root"}
-    assert trust["Condition"] == {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111100000004:role/kobe-stg-linkage-*"}}
+    # Finding: it trusted any role/<env>-linkage-*; now the two function roles, exactly
+    assert trust["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": [
+                "arn:aws:iam::111100000004:role/kobe-stg-linkage-api",
+                "arn:aws:iam::111100000004:role/kobe-stg-linkage-files",
+            ]
+        }
+    }
+
+
+def test_analysts_and_stewards_are_the_configured_peoples_roles_only(stg, stg_cfg) -> None:
+    """Finding: the analyst and steward roles trusted the data-lake account root with no condition."""
+    roles = {props(r)["RoleName"]: props(r) for r in stg.resources(CATALOG, "AWS::IAM::Role").values()}
+    for role, patterns in (("analyst", stg_cfg.data_lake.analysts), ("steward", stg_cfg.data_lake.stewards)):
+        (trust,) = roles[f"kobe-stg-dl-{role}"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"AWS": "arn:aws:iam::111100000005:root"}
+        assert trust["Condition"] == {"ArnLike": {"aws:PrincipalArn": list(patterns)}}
+        assert all("AWSReservedSSO_" in p for p in patterns)
+
+
+def test_osaka_replicas_deny_like_tokyo_and_their_reads_are_recorded(stg) -> None:
+    """Finding: the Osaka replicas carried only the TLS deny, and the data-event trail covered Tokyo only."""
+    dr = "KobeStg-DR-DataLake"
+    buckets = {props(b)["BucketName"]: lid for lid, b in stg.resources(dr, "AWS::S3::Bucket").items()}
+    for zone in ("raw", "curated"):
+        tokyo = {s.get("Sid"): s for s in policy_of(stg, LAKE, ZONES[zone])}
+        replica_id = buckets[f"kobe-stg-dl-{zone}-111100000005-ap-northeast-3"]
+        osaka = {s.get("Sid"): s for s in policy_of(stg, dr, replica_id)}
+        for sid in ("OnlyDataLakeRolesRead", *(["OnlyIngestionWritesRaw"] if zone == "raw" else [])):
+            assert osaka[sid]["Condition"] == tokyo[sid]["Condition"] and osaka[sid]["Effect"] == "Deny", (zone, sid)
+    (trail,) = stg.resources(dr, "AWS::CloudTrail::Trail").values()
+    p = props(trail)
+    assert p["S3BucketName"] == "kobe-stg-log-archive-111100000001-ap-northeast-1"
+    assert p["KMSKeyId"] == "arn:aws:kms:ap-northeast-1:111100000001:alias/kobe-stg/log-archive"
+    (selector,) = p["EventSelectors"]
+    assert selector["ReadWriteType"] == "All" and selector["IncludeManagementEvents"] is False
+    assert {v["Fn::Join"][1][0]["Fn::GetAtt"][0] for v in selector["DataResources"][0]["Values"]} == set(
+        buckets.values()
+    ) - {lid for lid in buckets.values() if lid.startswith("AccessLog")}
 
 
 def test_lake_formation_settings_locations_and_grants(stg) -> None:

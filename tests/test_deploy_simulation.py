@@ -316,15 +316,16 @@ def test_a_brand_new_environment_synthesizes_with_every_pack_and_no_placeholder(
     assert [p.render() for p in _check(synthesized, cfg).problems] == []
 
 
-def test_twenty_systems_deploy_in_order(tmp_path) -> None:
-    """The city's 20 standard systems in a new environment: the order and names still hold at that scale (the
-    packs ran on the shipped and the new environment above; each further system is a copy of the first)."""
-    cfg = parse(_new_environment(20), "kobe-dev (20 systems)")
+def test_many_systems_deploy_in_order(tmp_path) -> None:
+    """Six systems in a new environment: the order and names hold when systems, accounts and spokes multiply (each
+    further system is a copy of the first; the packs ran on the shipped and the new environment above). make bench
+    runs the same check on the city's 20 standard systems."""
+    cfg = parse(_new_environment(6), "kobe-dev (6 systems)")
     synthesized = synth(cfg, tmp_path, packs=False)
-    assert len([n for n in synthesized.templates if "-System-" in n]) == 20
+    assert len([n for n in synthesized.templates if "-System-" in n]) == 6
     sim = _check(synthesized, cfg)
     assert [p.render() for p in sim.problems] == []
-    assert sim.checked > 5000
+    assert sim.checked > 1500
 
 
 def test_the_default_config_holds_no_id_of_a_deployed_resource() -> None:

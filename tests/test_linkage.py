@@ -261,7 +261,7 @@ def test_data_events_of_the_exchange_are_recorded_in_the_log_archive(stg) -> Non
     archive = stg.resources("KobeStg-LogArchive", "AWS::S3::BucketPolicy")
     write = {s.get("Sid"): s for p in archive.values() for s in props(p)["PolicyDocument"]["Statement"]}
     pattern = write["CloudTrailWrite111100000004"]["Condition"]["StringLike"]["aws:SourceArn"]
-    assert pattern == "arn:aws:cloudtrail:ap-northeast-1:111100000004:trail/kobe-stg-*"
+    assert "arn:aws:cloudtrail:ap-northeast-1:111100000004:trail/kobe-stg-*" in pattern
     assert trail["TrailName"].startswith("kobe-stg-")
 
 
@@ -284,25 +284,14 @@ def test_inbox_uploads_are_scanned_for_malware_before_they_are_read(stg) -> None
     assert any(d.startswith("ExchangeBucketPolicy") for d in depends)
 
 
-def test_without_malware_protection_uploads_reach_the_handler_as_s3_events(stg_cfg) -> None:
-    import aws_cdk as cdk
-    from aws_cdk.assertions import Template
-
-    from govcloud.config import parse
-    from govcloud.stage import GovCloudStage
-    from tests.conftest import config_data
-    from tests.support import cli_context
-
-    data = config_data()
-    data["linkage"]["exchange"]["malware_protection"] = False
-    stage = GovCloudStage(cdk.App(context=cli_context()), parse(data, "kobe-stg without malware protection"))
-    storage = Template.from_stack(stage.linkage_data).to_json()["Resources"]
-    assert not [r for r in storage.values() if r["Type"] == "AWS::GuardDuty::MalwareProtectionPlan"]
-    rules = Template.from_stack(stage.linkage).find_resources("AWS::Events::Rule")
+def test_without_malware_protection_uploads_reach_the_handler_as_s3_events(variant) -> None:
+    """The variant switches malware protection off."""
+    assert not variant.resources(DATA, "AWS::GuardDuty::MalwareProtectionPlan")
+    rules = variant.resources(LINK, "AWS::Events::Rule")
     forward = {props(r)["Description"]: props(r) for r in rules.values()}["S3 inbox events to the linkage bus"]
     assert forward["EventPattern"]["source"] == ["aws.s3"]
     function = next(
-        props(f) for f in Template.from_stack(stage.linkage).find_resources("AWS::Lambda::Function").values()
+        props(f) for f in variant.resources(LINK, "AWS::Lambda::Function").values()
         if props(f).get("Handler") == "linkage.file_handler"
     )  # fmt: skip
     assert function["Environment"]["Variables"]["MALWARE_SCAN"] == "off"

@@ -95,9 +95,9 @@ def test_each_writer_writes_only_under_its_own_prefix_for_its_own_account(stg) -
         trail = statements[f"CloudTrailWrite{acct}"]
         assert trail["Action"] == "s3:PutObject"
         assert resource_paths(trail) == [f"/cloudtrail/AWSLogs/{acct}/*"]
-        assert trail["Condition"]["StringLike"]["aws:SourceArn"] == (
-            f"arn:aws:cloudtrail:ap-northeast-1:{acct}:trail/kobe-stg-*"
-        )
+        assert trail["Condition"]["StringLike"]["aws:SourceArn"] == [  # Tokyo's trails, and Osaka's (replicas)
+            f"arn:aws:cloudtrail:{region}:{acct}:trail/kobe-stg-*" for region in ("ap-northeast-1", "ap-northeast-3")
+        ]
         assert trail["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
 
         delivery = statements[f"LogDeliveryWrite{acct}"]

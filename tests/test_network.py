@@ -13,41 +13,13 @@ import pytest
 from govcloud import netplan
 from govcloud.config import ConfigError, parse
 from tests.conftest import config_data
-from tests.support import output_target, props, synth
+from tests.support import output_target, props
 
 HUB = "KobeStg-NetworkHub"
 RR = "KobeStg-Spoke-ResidentRegistry"
 LINKAGE_SPOKE = "KobeStg-Spoke-Linkage"
 ATT = "KobeStg-NetworkAttachments"
 OPEN = ("0.0.0.0/0", "::/0")
-
-
-@pytest.fixture(scope="module")
-def variant(tmp_path_factory):
-    """DNS through a Route 53 Profile per segment; a third segment (internet) with a spoke, allowed to talk to
-    lgwan, which gets a spoke too; and a third My Number spoke."""
-    return synth(parse(variant_data(), "variant.toml"), tmp_path_factory.mktemp("variant"))
-
-
-def variant_data() -> dict[str, Any]:
-    data = config_data()
-    net = data["network"]
-    net["dns_delivery"] = "profile"
-    for name, number in (("portal", "7"), ("lgwan-apps", "8"), ("welfare", "9")):
-        data["accounts"][name] = {"id": f"11110000000{number}", "monthly_budget_usd": 100}
-    net["segments"]["internet"] = {
-        "on_premises_cidrs": ["172.24.0.0/16"],
-        "direct_connect_gateway_id": "0a1b2c3d-0000-4000-8000-000000000103",
-        "direct_connect_allowed_prefixes": ["10.100.4.128/26", "10.102.0.0/20", "10.103.0.0/20"],
-        "dns": {"cidr": "10.100.4.128/26", "inbound_ips": ["10.100.4.138", "10.100.4.154"], "servers": ["172.24.0.53"]},
-    }
-    net["segments"]["lgwan"]["direct_connect_allowed_prefixes"] = ["10.100.4.64/26", "10.102.0.0/20", "10.103.0.0/20"]
-    net["allowed_segment_pairs"] = [["lgwan", "internet"]]
-    net["spokes"]["portal"] = {"account": "portal", "segment": "internet", "cidr": "10.102.0.0/20"}
-    net["spokes"]["lgwan-apps"] = {"account": "lgwan-apps", "segment": "lgwan", "cidr": "10.103.0.0/20"}
-    net["spokes"]["welfare"] = {"account": "welfare", "segment": "mynumber", "cidr": "10.101.32.0/20"}
-    net["segments"]["mynumber"]["direct_connect_allowed_prefixes"].append("10.101.32.0/20")
-    return data
 
 
 def one_props(resources: dict[str, Any]) -> dict[str, Any]:

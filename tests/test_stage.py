@@ -27,6 +27,12 @@ STG_STACKS = {
     "KobeStg-DataLakeCatalog": "111100000005",
     "KobeStg-DR-ResidentRegistry": "111100000003",
     "KobeStg-System-ResidentRegistry": "111100000003",
+    # Osaka: every account's baseline there (keys, guards, alarms), as strict as Tokyo's
+    "KobeStg-Baseline-LogArchive-Osaka": "111100000001",
+    "KobeStg-Baseline-Network-Osaka": "111100000002",
+    "KobeStg-Baseline-ResidentRegistry-Osaka": "111100000003",
+    "KobeStg-Baseline-Linkage-Osaka": "111100000004",
+    "KobeStg-Baseline-DataLake-Osaka": "111100000005",
 }
 
 
@@ -44,6 +50,7 @@ def test_stack_names_accounts_and_regions(stg) -> None:
     assert {n for n, r in regions.items() if r == "ap-northeast-3"} == {
         "KobeStg-DR-DataLake",
         "KobeStg-DR-ResidentRegistry",
+        *(n for n in STG_STACKS if n.endswith("-Osaka")),
     }
     assert set(regions.values()) == {"ap-northeast-1", "ap-northeast-3"}
 
@@ -94,14 +101,14 @@ def test_termination_protection_only_in_production(stg, prod) -> None:
 
 
 def test_baselines_deploy_after_the_log_archive(stg) -> None:
-    archive_id = next(
-        artifact_id
-        for artifact_id, a in _artifact_ids(stg).items()
-        if a["properties"]["stackName"] == "KobeStg-LogArchive"
-    )
+    """Tokyo's baselines (their trail and Config write into the archive) and the DR stacks (the replicas' data-event
+    trail does); Osaka's baselines write nothing there and come first, before the DR stacks of their account."""
+    ids = {a["properties"]["stackName"]: artifact_id for artifact_id, a in _artifact_ids(stg).items()}
     for name, artifact in stg.artifacts.items():
-        if "-Baseline-" in name:
-            assert archive_id in artifact.get("dependencies", []), name
+        if ("-Baseline-" in name and not name.endswith("-Osaka")) or "-DR-" in name:
+            assert ids["KobeStg-LogArchive"] in artifact.get("dependencies", []), name
+    for dr, account in (("KobeStg-DR-DataLake", "DataLake"), ("KobeStg-DR-ResidentRegistry", "ResidentRegistry")):
+        assert ids[f"KobeStg-Baseline-{account}-Osaka"] in stg.artifacts[dr]["dependencies"]
 
 
 def test_zones_come_from_config(stg, stg_cfg) -> None:

@@ -14,6 +14,7 @@ STATEFUL_TYPES = (
     "AWS::SQS::Queue",
     "AWS::EC2::Volume",
     "AWS::Backup::BackupVault",
+    "AWS::Backup::LogicallyAirGappedBackupVault",
 )
 # Resources whose physical IDs other accounts read from config: replacing one breaks every spoke that uses it.
 REFERENCED_BY_ID = (
@@ -124,10 +125,19 @@ PINNED = {
         "AgentWindowsEventsLogs087CDD45": "AWS::Logs::LogGroup",
         "PatchingLogs9889888D": "AWS::Logs::LogGroup",
     },
+    # The Osaka copies of a system's backups sit in a logically air-gapped vault (its key is AWS's). The earlier
+    # vault and its key were retained: their copies stay readable until their retention ends.
     "KobeStg-DR-ResidentRegistry": {
-        "ResidentRegistryBackupKeyBD6263AD": "AWS::KMS::Key",
-        "ResidentRegistryVault": "AWS::Backup::BackupVault",
+        "ResidentRegistryAirGappedVault": "AWS::Backup::LogicallyAirGappedBackupVault",
     },
+}
+OSAKA_GUARD_LOGS = {"AccountGuardsGuardFunctionLogsAD0403E6": "AWS::Logs::LogGroup", "LogsKey195F8DFC": "AWS::KMS::Key"}
+PINNED |= {
+    "KobeStg-Baseline-DataLake-Osaka": {**OSAKA_GUARD_LOGS, "DataLakeKeyCEB7BCCC": "AWS::KMS::Key"},
+    "KobeStg-Baseline-Linkage-Osaka": {**OSAKA_GUARD_LOGS, "LinkageKeyA6540845": "AWS::KMS::Key"},
+    "KobeStg-Baseline-LogArchive-Osaka": OSAKA_GUARD_LOGS,
+    "KobeStg-Baseline-Network-Osaka": OSAKA_GUARD_LOGS,
+    "KobeStg-Baseline-ResidentRegistry-Osaka": {**OSAKA_GUARD_LOGS, "ResidentDataKeyA7BD66F4": "AWS::KMS::Key"},
 }
 
 

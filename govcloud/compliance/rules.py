@@ -82,6 +82,7 @@ STATEFUL_TYPES = (
     "AWS::Logs::LogGroup",
     "AWS::EC2::Volume",
     "AWS::Backup::BackupVault",
+    "AWS::Backup::LogicallyAirGappedBackupVault",
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
     "AWS::RDS::DBInstance",

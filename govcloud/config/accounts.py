@@ -156,6 +156,14 @@ class LogArchive(Model):
         return value
 
 
+class BreakGlass(Model):
+    """The one role that may delete, disable or replace the policy of a key, and only with MFA."""
+
+    role: Annotated[Str, Field(pattern=r"^[\w+=,.@-]{1,64}$")]
+    """Its name, the same in every account. The Government Cloud's administrators create it outside this landing
+    zone (a prerequisite) and assume it with MFA; the key policies name it by condition only."""
+
+
 class Alarms(Model):
     emails: Annotated[tuple[Str, ...], Field(min_length=1)]
 

@@ -29,6 +29,7 @@ class ObjectLock(Model):
 
 
 DATA_LAKE_ZONES = ("raw", "curated", "analytics")
+PrincipalPattern = Annotated[Str, Field(pattern=r"^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/*-]{1,128}$")]
 
 
 class DataLake(Model):
@@ -44,6 +45,11 @@ class DataLake(Model):
     results_expire_after_days: Annotated[Int, Field(ge=1, le=3650)]
     administrators: tuple[Annotated[Str, Field(pattern=r"^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/-]{1,64}$")], ...]
     """Lake Formation administrators besides the role that deploys the stacks."""
+    analysts: Annotated[tuple[PrincipalPattern, ...], Field(min_length=1)]
+    """The roles people analyse with (the city's single sign-on roles, say): the only principals the analyst role
+    trusts. ``*`` may stand for the random suffix that IAM Identity Center adds to its role names."""
+    stewards: Annotated[tuple[PrincipalPattern, ...], Field(min_length=1)]
+    """The roles data stewards work with: the only principals the steward role (every zone, raw included) trusts."""
 
 
 # ----- checks across keys -----

@@ -13,6 +13,7 @@ from govcloud.config.accounts import (
     AccountName,
     AccountServices,
     Alarms,
+    BreakGlass,
     EnvironmentSettings,
     LogArchive,
     Logging,
@@ -41,6 +42,7 @@ class Config(Model):
     logging: Logging
     log_archive: LogArchive
     alarms: Alarms
+    break_glass: BreakGlass
     network: NetworkSettings
     data_lake: DataLake
     linkage: Linkage
@@ -153,7 +155,7 @@ CHECKS: tuple[tuple[tuple[str, ...], Check], ...] = (
     (("regions", "accounts", "network", "environment"), network_checks),
     (("environment", "regions", "accounts", "data_lake"), data_lake_checks),
     (("environment", "regions", "accounts", "network", "linkage"), linkage_checks),
-    (("environment", "regions", "accounts", "network", "systems"), system_checks),
+    (("environment", "regions", "accounts", "network", "linkage", "systems"), system_checks),
     (("environment", "regions", "accounts", "network", "systems", "patching", "backup"), operations_checks),
 )
 

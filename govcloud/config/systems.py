@@ -84,6 +84,8 @@ class HostRole(Model):
     """Who may call the ports: other roles of the system, or "city-hall" (the segment's on-premises CIDRs)."""
     load_balancer: Bool = False
     """Users reach the role through the system's internal load balancer (TLS on 443) on the role's first port."""
+    linkage_caller: Bool = False
+    """The role's hosts call the data linkage platform: only such hosts may assume the system's caller roles."""
 
 
 class BusinessSystem(Model):
@@ -136,6 +138,21 @@ def system_checks(cfg: Config) -> Iterator[Problem]:
                 f"{key}.spoke",
                 system.spoke,
                 f"that spoke lives in account {spokes[system.spoke].account!r}, not {system.account!r}",
+            )
+        callers = [r for r, role in system.roles.items() if role.linkage_caller]
+        calls_linkage = system.spoke in spokes and cfg.linkage_caller_in(system.spoke) is not None
+        if calls_linkage and not callers:
+            yield Problem(
+                f"{key}.roles",
+                list(system.roles),
+                "the system calls the data linkage platform (linkage.systems names its spoke): set linkage_caller = "
+                "true on the role(s) whose hosts call it; no other host may assume its caller roles",
+            )
+        for caller in callers if not calls_linkage else []:
+            yield Problem(
+                f"{key}.roles.{caller}.linkage_caller",
+                True,
+                "the system does not call the data linkage platform (no linkage.systems entry names its spoke)",
             )
         balanced = [r for r, role in system.roles.items() if role.load_balancer]
         if len(balanced) > 1:

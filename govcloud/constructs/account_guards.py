@@ -14,8 +14,9 @@ from govcloud.constructs.sdk_calls import SdkCalls
 
 
 class AccountGuards(Construct):
-    """EBS encryption by default with the account's data key, the account-level S3 public access block,
-    VPC Block Public Access in both directions and an IAM Access Analyzer for the account.
+    """EBS encryption by default with the account's data key, the account-level S3 public access block (global: in
+    the home region only, ``account_wide``), VPC Block Public Access in both directions and an IAM Access Analyzer,
+    each of the last three for the stack's region.
 
     EBS default encryption and the account public access block have no CloudFormation resource; an
     ``AwsCustomResource`` makes the SDK calls at deploy time. Deleting the stack leaves both guards on.
@@ -30,20 +31,18 @@ class AccountGuards(Construct):
         analyzer_name: str,
         log_key: kms.IKey,
         log_retention_days: int,
+        account_wide: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        actions = ["ec2:EnableEbsEncryptionByDefault", "ec2:ModifyEbsDefaultKmsKeyId"]
         calls = SdkCalls(
             self,
             "GuardFunction",
             statements=[
                 iam.PolicyStatement(
                     sid="AccountLevelGuards",
-                    actions=[
-                        "ec2:EnableEbsEncryptionByDefault",
-                        "ec2:ModifyEbsDefaultKmsKeyId",
-                        "s3:PutAccountPublicAccessBlock",
-                    ],
+                    actions=[*actions, *(["s3:PutAccountPublicAccessBlock"] if account_wide else [])],
                     resources=["*"],
                 )
             ],
@@ -73,6 +72,18 @@ class AccountGuards(Construct):
             ),
         )
         ebs_key_call.node.add_dependency(ebs_on)
+        if account_wide:
+            self._s3_public_access_block(calls, stack)
+
+        # Blocks internet-gateway traffic for the whole account and region: the closed network stays closed
+        # even if someone attaches an internet gateway later.
+        ec2.CfnVPCBlockPublicAccessOptions(
+            self, "VpcBlockPublicAccess", internet_gateway_block_mode="block-bidirectional"
+        )
+
+        accessanalyzer.CfnAnalyzer(self, "AccessAnalyzer", type="ACCOUNT", analyzer_name=analyzer_name)
+
+    def _s3_public_access_block(self, calls: SdkCalls, stack: cdk.Stack) -> None:
         calls.call(
             self,
             "S3AccountPublicAccessBlock",
@@ -91,11 +102,3 @@ class AccountGuards(Construct):
                 physical_resource_id=cr.PhysicalResourceId.of("s3-account-public-access-block"),
             ),
         )
-
-        # Blocks internet-gateway traffic for the whole account and region: the closed network stays closed
-        # even if someone attaches an internet gateway later.
-        ec2.CfnVPCBlockPublicAccessOptions(
-            self, "VpcBlockPublicAccess", internet_gateway_block_mode="block-bidirectional"
-        )
-
-        accessanalyzer.CfnAnalyzer(self, "AccessAnalyzer", type="ACCOUNT", analyzer_name=analyzer_name)

@@ -14,6 +14,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
+from govcloud.config import pascal
 from govcloud.constructs.keys import key_by_alias_statement
 from govcloud.os_profiles import AGENT_NAMESPACE, OsFamily
 from govcloud.prerequisites import AWS_OWNED_BUCKETS
@@ -35,16 +36,17 @@ class HostLogs:
 
 
 class HostIdentity(Construct):
-    """The role a system's hosts run as, with only what the SSM agent (Session Manager, State Manager, Patch
-    Manager) and the CloudWatch agent need: AWS's managed policies would also let a host read every parameter of
-    the account. :attr:`profile_name` is what an instance names."""
+    """A role and instance profile per host role of a system (web, db, batch: what one may do, another may not),
+    with only what the SSM agent (Session Manager, State Manager, Patch Manager) and the CloudWatch agent need, in
+    one managed policy they share: AWS's managed policies would also let a host read every parameter of the
+    account. :attr:`profile_names` is what each role's instances name."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        role_name: str,
+        role_names: dict[str, str],
         description: str,
         agent_parameter_names: Sequence[str],
         logs: HostLogs,
@@ -136,14 +138,19 @@ class HostIdentity(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"logs.{region}.amazonaws.com"}},
             ),
         ]
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=role_name,
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=description,
-        )
-        policy = iam.ManagedPolicy(self, "Policy", roles=[self.role], statements=statements)
+        self.roles = {
+            host_role: iam.Role(
+                self,
+                f"{pascal(host_role)}Role",
+                role_name=name,
+                assumed_by=iam.ServicePrincipal("ec2.amazonaws.com").with_conditions(
+                    {"StringEquals": {"aws:SourceAccount": account}}
+                ),
+                description=f"{description} ({host_role} hosts)",
+            )
+            for host_role, name in sorted(role_names.items())
+        }
+        policy = iam.ManagedPolicy(self, "Policy", roles=list(self.roles.values()), statements=statements)
         acknowledge_wildcards(
             policy,
             statements,
@@ -151,7 +158,10 @@ class HostIdentity(Construct):
             "resource-level permissions; logs, keys and parameters are limited to this system's own names, and "
             "objects to the AWS-owned buckets the SSM agent, CloudWatch agent and Patch Manager download from.",
         )
-        self.profile_name = iam.CfnInstanceProfile(self, "Profile", roles=[self.role.role_name]).ref
+        self.profile_names = {
+            host_role: iam.CfnInstanceProfile(self, f"{pascal(host_role)}Profile", roles=[role.role_name]).ref
+            for host_role, role in self.roles.items()
+        }
 
 
 class HardenedHost(Construct):

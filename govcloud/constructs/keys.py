@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from govcloud import naming
 from govcloud.config import CLASSIFICATION_OF
 
 # Actions that administer a key; they never touch data. Not kms:CreateGrant: a grant gives the use of a key, so it
@@ -31,6 +32,57 @@ KEY_ADMIN_ACTIONS = [
     "kms:Update*",
 ]
 KEY_USE_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"]
+# What would make a key's data unreadable, for good or until someone notices: nobody but the break-glass role, with
+# MFA, may do these; and its policy only that role (with MFA) or CloudFormation's deployment role may replace.
+KEY_LOCKED_ACTIONS = [
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:DeleteImportedKeyMaterial",
+]
+
+
+def lock_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
+    """Denies in a key policy that an administrator of the account cannot work around through IAM: deletion,
+    disabling and a new policy only by the configured break-glass role with MFA (and a new policy also by the CDK
+    bootstrap's CloudFormation execution role, which only CloudFormation can assume, so a policy changes only as a
+    reviewed template says). KMS evaluates these before any IAM permission."""
+    cfg = getattr(stack, "cfg", None)
+    if cfg is None:
+        raise TypeError(f"{stack.node.path}: a key's locks need the environment's config (a GovCloudStack)")
+    break_glass = naming.role_arn(stack.account, cfg.break_glass.role)
+    deployer = naming.role_arn(
+        stack.account, f"cdk-{naming.BOOTSTRAP_QUALIFIER}-cfn-exec-role-{stack.account}-{stack.region}"
+    )
+    anyone = [iam.AnyPrincipal()]
+    no_mfa = {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+    return [
+        iam.PolicyStatement(
+            sid="OnlyBreakGlassDeletesOrDisables",
+            effect=iam.Effect.DENY,
+            principals=anyone,
+            actions=KEY_LOCKED_ACTIONS,
+            resources=["*"],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": break_glass}},
+        ),
+        iam.PolicyStatement(
+            sid="BreakGlassNeedsMfa",
+            effect=iam.Effect.DENY,
+            principals=anyone,
+            actions=[*KEY_LOCKED_ACTIONS, "kms:PutKeyPolicy"],
+            resources=["*"],
+            conditions={"ArnEquals": {"aws:PrincipalArn": break_glass}, **no_mfa},
+        ),
+        iam.PolicyStatement(
+            sid="PolicyOnlyByBreakGlassOrCloudFormation",
+            effect=iam.Effect.DENY,
+            principals=anyone,
+            actions=["kms:PutKeyPolicy"],
+            resources=["*"],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": [break_glass, deployer]}},
+        ),
+    ]
+
 
 # AWS services (the part before ".<region>.amazonaws.com") through which principals of the account may use
 # the key of each data class. A principal can use the key only through these services, never directly.
@@ -94,6 +146,7 @@ class DataKey(Construct):
                     },
                 ),
                 *service_statements,
+                *lock_statements(stack),
             ]
         )
         self.key = kms.Key(

@@ -17,6 +17,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
+from govcloud.compliance.packs import acknowledge
+
 
 @dataclass(frozen=True)
 class ApiCallAlarm:
@@ -91,6 +93,105 @@ API_CALL_ALARMS = (
         "aws.cloudtrail",
         ("CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging", "PutEventSelectors"),
     ),
+    # Tampering with segment isolation, locks, keys and logs: every attempt, denied ones included (CloudTrail
+    # records a refused call with its error code), by anyone, CloudFormation deployments too.
+    ApiCallAlarm(
+        "TransitGatewayChanges",
+        "Transit Gateway route, attachment or route table changed",
+        "aws.ec2",
+        (
+            "CreateTransitGatewayRoute",
+            "DeleteTransitGatewayRoute",
+            "ReplaceTransitGatewayRoute",
+            "AssociateTransitGatewayRouteTable",
+            "DisassociateTransitGatewayRouteTable",
+            "EnableTransitGatewayRouteTablePropagation",
+            "DisableTransitGatewayRouteTablePropagation",
+            "CreateTransitGatewayVpcAttachment",
+            "AcceptTransitGatewayVpcAttachment",
+            "ModifyTransitGatewayVpcAttachment",
+            "DeleteTransitGatewayVpcAttachment",
+            "CreateTransitGatewayRouteTable",
+            "DeleteTransitGatewayRouteTable",
+            "ModifyTransitGateway",
+        ),
+    ),
+    ApiCallAlarm(
+        "EndpointPolicyChanges",
+        "VPC endpoint or its policy changed",
+        "aws.ec2",
+        ("CreateVpcEndpoint", "ModifyVpcEndpoint", "DeleteVpcEndpoints", "ResetVpcEndpointPolicy"),
+    ),
+    ApiCallAlarm(
+        "KeyDeletionOrPolicyChanges",
+        "KMS key scheduled for deletion, disabled, or its policy changed",
+        "aws.kms",
+        (
+            "ScheduleKeyDeletion",
+            "DisableKey",
+            "DisableKeyRotation",
+            "PutKeyPolicy",
+            "DeleteImportedKeyMaterial",
+            "ImportKeyMaterial",
+            "CancelKeyDeletion",
+        ),
+    ),
+    ApiCallAlarm(
+        "BackupVaultLockChanges",
+        "Backup vault, its lock or access policy changed, or a recovery point deleted",
+        "aws.backup",
+        (
+            "PutBackupVaultLockConfiguration",
+            "DeleteBackupVaultLockConfiguration",
+            "DeleteBackupVault",
+            "PutBackupVaultAccessPolicy",
+            "DeleteBackupVaultAccessPolicy",
+            "DeleteRecoveryPoint",
+            "UpdateRecoveryPointLifecycle",
+            "DisassociateRecoveryPoint",
+        ),
+    ),
+    ApiCallAlarm(
+        "BucketPolicyChanges",
+        "S3 bucket policy, access block, lock, replication or encryption changed",
+        "aws.s3",
+        (
+            "PutBucketPolicy",
+            "DeleteBucketPolicy",
+            "PutBucketAcl",
+            "PutBucketPublicAccessBlock",
+            "DeleteBucketPublicAccessBlock",
+            "PutBucketObjectLockConfiguration",
+            "PutBucketReplication",
+            "DeleteBucketReplication",
+            "PutBucketVersioning",
+            "PutBucketEncryption",
+            "DeleteBucketEncryption",
+            "PutBucketLifecycle",
+            "DeleteBucketLifecycle",
+        ),
+    ),
+    ApiCallAlarm(
+        "DnsFirewallChanges",
+        "Route 53 Resolver DNS Firewall or forwarding changed",
+        "aws.route53resolver",
+        (
+            "CreateFirewallRule",
+            "UpdateFirewallRule",
+            "DeleteFirewallRule",
+            "UpdateFirewallDomains",
+            "DeleteFirewallDomainList",
+            "DeleteFirewallRuleGroup",
+            "AssociateFirewallRuleGroup",
+            "DisassociateFirewallRuleGroup",
+            "UpdateFirewallRuleGroupAssociation",
+            "UpdateFirewallConfig",
+            "UpdateResolverRule",
+            "AssociateResolverRule",
+            "DisassociateResolverRule",
+            "UpdateResolverEndpoint",
+        ),
+    ),
 )
 
 
@@ -137,6 +238,8 @@ TRAIL_METRIC_ALARMS = (
     ),
 )
 
+SECURITY_HUB_SEVERITIES = ("HIGH", "CRITICAL")
+
 # GuardDuty severities: 4.0-6.9 medium, 7.0-8.9 high, 9.0-10.0 critical. Everything from 7 up is "high" here.
 GUARDDUTY_BANDS = (
     ("GuardDutyMediumFindings", "MEDIUM", [">=", 4, "<", 7]),
@@ -145,9 +248,10 @@ GUARDDUTY_BANDS = (
 
 
 class SecurityAlarms(Construct):
-    """The account's security alarm topic (KMS-encrypted, e-mail subscriptions) and what publishes to it:
-    EventBridge rules on network and trail changes, GuardDuty findings of severity 4 and above, and, when
-    the account has its own trail, metric-filter alarms on that trail's log group."""
+    """The account's security alarm topic in one region (KMS-encrypted, e-mail subscriptions) and what publishes to
+    it: EventBridge rules on network, trail, key, vault, bucket-policy and DNS Firewall changes, GuardDuty findings
+    of severity 4 and above, Security Hub findings of high and critical severity, AWS Health events, and, when the
+    account has its own trail, metric-filter alarms on that trail's log group."""
 
     def __init__(
         self,
@@ -165,6 +269,16 @@ class SecurityAlarms(Construct):
         )
         for address in emails:
             self.topic.add_subscription(subs.EmailSubscription(address))
+        # EventBridge publishes as a role of this account, so that neither the topic's policy nor its key's admits
+        # the EventBridge service itself (which would serve any account's rules: a confused deputy).
+        self.publisher = iam.Role(
+            self,
+            "PublisherRole",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description="EventBridge rules publishing security alarms to the encrypted topic",
+        )
         for service in ("cloudwatch.amazonaws.com", "budgets.amazonaws.com"):
             self.topic.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -186,6 +300,10 @@ class SecurityAlarms(Construct):
                 "$.detail.type",
                 "$.detail.severity",
                 "$.detail.title",
+                "$.detail.findings[0].Title",
+                "$.detail.findings[0].Severity.Label",
+                "$.detail.service",
+                "$.detail.eventTypeCode",
             )
         }
         for alarm in API_CALL_ALARMS:
@@ -202,6 +320,7 @@ class SecurityAlarms(Construct):
             rule.add_target(
                 targets.SnsTopic(
                     self.topic,
+                    role=self.publisher,
                     message=events.RuleTargetInput.from_text(
                         f"[{stack.account}] {alarm.title}: {field['$.detail.eventName']} by "
                         f"{field['$.detail.userIdentity.arn']} in "
@@ -223,6 +342,7 @@ class SecurityAlarms(Construct):
             rule.add_target(
                 targets.SnsTopic(
                     self.topic,
+                    role=self.publisher,
                     message=events.RuleTargetInput.from_text(
                         f"[{stack.account}] GuardDuty {band}: {field['$.detail.type']} "
                         f"(severity {field['$.detail.severity']}): "
@@ -230,6 +350,61 @@ class SecurityAlarms(Construct):
                     ),
                 )
             )
+
+        security_hub = events.Rule(
+            rules,
+            "SecurityHubFindings",
+            description="Security alarm: Security Hub finding of high or critical severity",
+            event_pattern=events.EventPattern(
+                source=["aws.securityhub"],
+                detail_type=["Security Hub Findings - Imported"],
+                detail={
+                    "findings": {
+                        "Severity": {"Label": list(SECURITY_HUB_SEVERITIES)},
+                        "Workflow": {"Status": ["NEW"]},
+                        "RecordState": ["ACTIVE"],
+                    }
+                },
+            ),
+        )
+        security_hub.add_target(
+            targets.SnsTopic(
+                self.topic,
+                role=self.publisher,
+                message=events.RuleTargetInput.from_text(
+                    f"[{stack.account}] Security Hub {field['$.detail.findings[0].Severity.Label']}: "
+                    f"{field['$.detail.findings[0].Title']}"
+                ),
+            )
+        )
+        health = events.Rule(
+            rules,
+            "HealthEvents",
+            description="Security alarm: AWS Health event for this account",
+            event_pattern=events.EventPattern(source=["aws.health"], detail_type=["AWS Health Event"]),
+        )
+        health.add_target(
+            targets.SnsTopic(
+                self.topic,
+                role=self.publisher,
+                message=events.RuleTargetInput.from_text(
+                    f"[{stack.account}] AWS Health: {field['$.detail.service']} {field['$.detail.eventTypeCode']} "
+                    f"in {field['$.region']}"
+                ),
+            )
+        )
+        default_policy = self.publisher.node.find_child("DefaultPolicy")
+        acknowledge(
+            default_policy,
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "CDK's SNS target grants the publishing role, as an inline policy, sns:Publish on this one topic and the "
+            "use of its key, and nothing else.",
+        )
+        acknowledge(
+            default_policy,
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "CDK's grant on the topic's key (one key, named by ARN), which the key policy admits only through SNS.",
+        )
 
     def add_trail_alarms(self, log_group: logs.ILogGroup) -> None:
         """Metric filters and alarms on the home-region log group of the account's own trail."""

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from govcloud.constructs.keys import KEY_ADMIN_ACTIONS
+from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, lock_statements
 from govcloud.constructs.log_groups import encrypted_log_group
 
 # The document Session Manager reads its preferences from; one per account and region.
@@ -58,6 +58,7 @@ class SessionManager(Construct):
                         actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                         resources=["*"],
                     ),
+                    *lock_statements(cdk.Stack.of(self)),
                 ]
             ),
         )

@@ -49,6 +49,11 @@ NAMED_TYPES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "AWS::Logs::LogGroup": (("LogGroupName",), "log group", "arn:aws:logs:{r}:{a}:log-group:{n}"),
     "AWS::Events::EventBus": (("Name",), "event bus", "arn:aws:events:{r}:{a}:event-bus/{n}"),
     "AWS::Backup::BackupVault": (("BackupVaultName",), "vault", "arn:aws:backup:{r}:{a}:backup-vault:{n}"),
+    "AWS::Backup::LogicallyAirGappedBackupVault": (
+        ("BackupVaultName",),
+        "vault",
+        "arn:aws:backup:{r}:{a}:backup-vault:{n}",
+    ),
     "AWS::SSM::Parameter": (("Name",), "parameter", "arn:aws:ssm:{r}:{a}:parameter/{n}"),
 }
 # How a referenced ARN names one of the kinds above: service, pattern of the resource part, kind.

@@ -23,15 +23,25 @@ KEY_CONSTRUCT_IDS = {
 
 
 class SecurityBaselineStack(GovCloudStack):
-    """One per account of the environment, in the primary region."""
+    """One per account of the environment and region: in Tokyo with the account services and the budget, in Osaka
+    (``region``) the same keys, guards and alarms, so that the recovery region is as strict as the primary one."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, account: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: Config, account: str, region: str | None = None
+    ) -> None:
+        home = region in (None, cfg.regions.primary.name)
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
             account=account,
-            summary=f"security baseline of the '{account}' account (KMS keys, account guards, alarms, budget)",
+            region=region,
+            summary=f"security baseline of the '{account}' account"
+            + (
+                " (KMS keys, account guards, alarms, budget)"
+                if home
+                else " in Osaka (KMS keys, account guards, alarms)"
+            ),
             system="baseline",
             classification="internal",
         )
@@ -39,16 +49,17 @@ class SecurityBaselineStack(GovCloudStack):
         settings = cfg.accounts[account]
         ebs_class = settings.data_classes[0] if settings.data_classes else "logs"
         self._keys(ebs_class)
-        self._guards(ebs_class)
+        self._guards(ebs_class, account_wide=home)
         self._alarms()
-        self._account_services()
-        self._budget()
+        if home:
+            self._account_services()
+            self._budget()
 
     def _keys(self, ebs_class: str) -> None:
         """The logs key, and one key per data class the account holds."""
         cfg, name = self.cfg, self.account_name
         account = cfg.accounts[name]
-        region = cfg.regions.primary.name
+        region = self.region
         self.keys = {
             "logs": DataKey(
                 self,
@@ -91,7 +102,7 @@ class SecurityBaselineStack(GovCloudStack):
                 description=f"{cfg.name} {name}: {data_class} data",
             ).key
 
-    def _guards(self, ebs_class: str) -> None:
+    def _guards(self, ebs_class: str, *, account_wide: bool) -> None:
         cfg, name = self.cfg, self.account_name
         AccountGuards(
             self,
@@ -100,6 +111,7 @@ class SecurityBaselineStack(GovCloudStack):
             analyzer_name=f"{cfg.name}-{name}",
             log_key=self.keys["logs"],
             log_retention_days=cfg.logging.retention_days,
+            account_wide=account_wide,
         )
 
     def _alarms(self) -> None:

@@ -31,6 +31,7 @@ from govcloud.constructs.session_manager import SessionManager
 from govcloud.constructs.system_backup import SystemBackup
 from govcloud.naming import AGENT_CONFIG_TAG, BACKUP_TAG, IMAGE_TAG, OS_TAG, ROLE_TAG, WAVE_TAG, host_name, wave_of
 from govcloud.os_profiles import PROFILES, ssm_agent_install
+from govcloud.prerequisites import ELB_LOG_ACCOUNTS
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.linkage import SUBSCRIBER_QUEUE_ACTIONS
 
@@ -117,7 +118,7 @@ class BusinessSystemStack(GovCloudStack):
         identity = HostIdentity(
             self,
             "HostIdentity",
-            role_name=naming.host_role(cfg, system),
+            role_names={role: naming.host_role(cfg, system, role) for role in conf.roles},
             description=f"Hosts of {system}: Session Manager, CloudWatch agent, Patch Manager only",
             agent_parameter_names=agent.parameter_names,
             logs=HostLogs(
@@ -131,7 +132,8 @@ class BusinessSystemStack(GovCloudStack):
             ),
         )
 
-        self.linkage_callers = self._linkage_callers(identity.role)
+        callers = [identity.roles[role] for role, spec in sorted(conf.roles.items()) if spec.linkage_caller]
+        self.linkage_callers = self._linkage_callers(callers)
         return identity
 
     def _hosts(self, identity: HostIdentity) -> None:
@@ -281,11 +283,12 @@ class BusinessSystemStack(GovCloudStack):
 
     # ----- identities: the linkage callers the hosts assume -----
 
-    def _linkage_callers(self, host_iam_role: iam.IRole) -> list[iam.Role]:
+    def _linkage_callers(self, host_iam_roles: list[iam.Role]) -> list[iam.Role]:
         """The roles this system calls the data linkage platform with, as named in ``linkage.systems``, assumed
-        by its hosts. The platform's resource policies (API, exchange bucket, queue, keys) admit these roles by
-        name; a call across accounts also needs the caller's own permission, which is this policy: the API routes,
-        inbox folders and queue of this system's datasets, nothing else."""
+        only by the hosts of its roles marked ``linkage_caller``. The platform's resource policies (API, exchange
+        bucket, queue, keys) admit these roles by name; a call across accounts also needs the caller's own
+        permission, which is this policy: the API routes, inbox folders and queue of this system's datasets,
+        nothing else."""
         cfg = self.cfg
         caller = cfg.linkage_caller_in(cfg.systems[self.system].spoke)
         if caller is None or cfg.linkage is None:
@@ -367,7 +370,7 @@ class BusinessSystemStack(GovCloudStack):
                 self,
                 f"LinkageCaller-{name}",
                 role_name=name,
-                assumed_by=host_iam_role,
+                assumed_by=iam.CompositePrincipal(*host_iam_roles) if len(host_iam_roles) > 1 else host_iam_roles[0],
                 description=f"{self.system} calling the data linkage platform as {caller!r}",
             )
             for name in link.systems[caller].caller_roles
@@ -383,7 +386,7 @@ class BusinessSystemStack(GovCloudStack):
         iam.ManagedPolicy(
             self,
             "HostsAssumeLinkageCaller",
-            roles=[host_iam_role],
+            roles=host_iam_roles,
             statements=[
                 iam.PolicyStatement(
                     sid="AssumeLinkageCallerRoles",
@@ -393,6 +396,48 @@ class BusinessSystemStack(GovCloudStack):
             ],
         )
         return caller_roles
+
+    def _load_balancer_logs(self, lb: elbv2.ApplicationLoadBalancer) -> None:
+        """Access logs of the load balancer. The bucket policy is ours, not ``log_access_logs``'s: each grant to the
+        log delivery service names this account (``aws:SourceAccount``), so no other account's load balancer can
+        write here through the service (a confused deputy)."""
+        bucket, prefix, account = self.access_log_bucket(), "load-balancer", self.account
+        objects = bucket.arn_for_objects(f"{prefix}/AWSLogs/{account}/*")
+        # Regions older than 2022 (Tokyo among them) deliver from Elastic Load Balancing's account, newer ones from
+        # the log delivery service; both are admitted, for this account's objects only.
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="LoadBalancerLogsFromElbAccount",
+                principals=[iam.AccountPrincipal(ELB_LOG_ACCOUNTS[self.region])],
+                actions=["s3:PutObject"],
+                resources=[objects],
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="LoadBalancerLogsFromLogDelivery",
+                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[objects],
+                conditions={
+                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceAccount": account}
+                },
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="LoadBalancerLogsAclCheck",
+                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                actions=["s3:GetBucketAcl"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        lb.set_attribute("access_logs.s3.enabled", "true")
+        lb.set_attribute("access_logs.s3.bucket", bucket.bucket_name)
+        lb.set_attribute("access_logs.s3.prefix", prefix)
+        assert bucket.policy is not None
+        lb.node.add_dependency(bucket.policy)  # ELB checks it can write when logging is switched on
 
     # ----- hosts -----
 
@@ -414,7 +459,7 @@ class BusinessSystemStack(GovCloudStack):
             instance_type=spec.instance_type,
             subnet=subnets[index % len(subnets)],  # spread over the zones in order
             security_group_id=self.groups[host_role].security_group_id,
-            profile_name=identity.profile_name,
+            profile_name=identity.profile_names[host_role],
             key=self.data_key,
             root_volume_gb=spec.root_volume_gb,
             data_volume_gb=spec.data_volume_gb,
@@ -450,7 +495,7 @@ class BusinessSystemStack(GovCloudStack):
             drop_invalid_header_fields=True,
             deletion_protection=self.cfg.is_production,
         )
-        lb.log_access_logs(self.access_log_bucket(), prefix="load-balancer")
+        self._load_balancer_logs(lb)
         acknowledge(
             lb,
             "NIST.800.53.R5-ALBWAFEnabled",

@@ -31,6 +31,34 @@ READERS = {
 RAW_WRITERS = ("ingestion", "lake-formation")
 
 
+def restrict_zone(cfg: Config, bucket: s3.Bucket, zone: str) -> None:
+    """Lake Formation does not govern direct S3 reads: the bucket policy closes that path, in Tokyo and on the
+    zone's replica in Osaka alike."""
+    readers = sorted(naming.data_lake_role_arn(cfg, r) for r in READERS[zone])
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="OnlyDataLakeRolesRead",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=[bucket.arn_for_objects("*")],
+            conditions={"ArnNotLike": {"aws:PrincipalArn": readers}},
+        )
+    )
+    if zone == "raw":
+        writers = sorted(naming.data_lake_role_arn(cfg, r) for r in RAW_WRITERS)
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyIngestionWritesRaw",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects("*")],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": writers}},
+            )
+        )
+
+
 class DataLakeStack(GovCloudStack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey) -> None:
         lake = cfg.data_lake
@@ -58,7 +86,7 @@ class DataLakeStack(GovCloudStack):
                 object_lock_retention=lock,
                 lifecycle_rules=[self._lifecycle(cfg, zone)],
             ).bucket
-            self._restrict(cfg, bucket, zone)
+            restrict_zone(cfg, bucket, zone)
             self.buckets[zone] = bucket
 
         self.replication_role = self._replication(cfg, key)
@@ -102,33 +130,6 @@ class DataLakeStack(GovCloudStack):
             noncurrent_version_expiration=cdk.Duration.days(life.noncurrent_expire_after_days),
             abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
         )
-
-    @staticmethod
-    def _restrict(cfg: Config, bucket: s3.Bucket, zone: str) -> None:
-        """Lake Formation does not govern direct S3 reads: the bucket policy closes that path."""
-        readers = sorted(naming.data_lake_role_arn(cfg, r) for r in READERS[zone])
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="OnlyDataLakeRolesRead",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[bucket.arn_for_objects("*")],
-                conditions={"ArnNotLike": {"aws:PrincipalArn": readers}},
-            )
-        )
-        if zone == "raw":
-            writers = sorted(naming.data_lake_role_arn(cfg, r) for r in RAW_WRITERS)
-            bucket.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="OnlyIngestionWritesRaw",
-                    effect=iam.Effect.DENY,
-                    principals=[iam.AnyPrincipal()],
-                    actions=["s3:PutObject"],
-                    resources=[bucket.arn_for_objects("*")],
-                    conditions={"ArnNotLike": {"aws:PrincipalArn": writers}},
-                )
-            )
 
     def _replication(self, cfg: Config, key: kms.IKey) -> iam.Role:
         """Replication of the configured zones to Osaka, with a role that can do nothing else."""

@@ -72,23 +72,29 @@ class DataLakeCatalogStack(GovCloudStack):
     def _roles(self) -> None:
         """Fixed names: the bucket policies of the storage stack name them."""
         cfg = self.cfg
-        account = cfg.account_id(cfg.data_lake.account)
-        people = iam.AccountPrincipal(account)
+        lake = cfg.data_lake
+
+        def people(patterns: tuple[str, ...]) -> iam.IPrincipal:
+            """The configured roles of people (single sign-on), and nobody else in their accounts."""
+            accounts = sorted({pattern.split(":")[4] for pattern in patterns})
+            principal: iam.IPrincipal = (
+                iam.AccountPrincipal(accounts[0])
+                if len(accounts) == 1
+                else iam.CompositePrincipal(*(iam.AccountPrincipal(a) for a in accounts))
+            )
+            return iam.PrincipalWithConditions(principal, {"ArnLike": {"aws:PrincipalArn": sorted(patterns)}})
+
         self.roles = {
-            "analyst": self._role("analyst", people, "Reads the curated and analytics zones through Athena"),
-            "steward": self._role("steward", people, "Reads every zone, the raw zone included"),
+            "analyst": self._role(
+                "analyst", people(lake.analysts), "Reads the curated and analytics zones through Athena"
+            ),
+            "steward": self._role("steward", people(lake.stewards), "Reads every zone, the raw zone included"),
             "ingestion": self._role(
                 "ingestion",
                 iam.AccountPrincipal(cfg.account_id(cfg.linkage.account)).with_conditions(
-                    {
-                        "ArnLike": {
-                            "aws:PrincipalArn": naming.role_arn(
-                                cfg.account_id(cfg.linkage.account), naming.linkage_function_role(cfg, "*")
-                            )
-                        }
-                    }
+                    {"ArnEquals": {"aws:PrincipalArn": naming.linkage_function_role_arns(cfg)}}
                 ),
-                "Writes into the raw zone; assumed by the linkage platform's handler roles",
+                "Writes into the raw zone; assumed by the two linkage functions' roles only",
             ),
             "crawler": self._role(
                 "crawler",

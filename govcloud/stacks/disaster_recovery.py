@@ -1,11 +1,12 @@
-"""Disaster recovery in Osaka (ap-northeast-3), one stack per account with data to protect: keys of its own and
-the copies of that account's data (replica buckets of the data lake zones, backup vaults of business systems)."""
+"""Disaster recovery in Osaka (ap-northeast-3), one stack per account with data to protect: the copies of that
+account's data (replica buckets of the data lake zones with their key and their own data-event trail, and a
+logically air-gapped vault per business system). The region's keys, guards and alarms are its Osaka baseline."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -14,8 +15,8 @@ from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config, pascal
 from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.keys import DataKey
-from govcloud.constructs.system_backup import locked_vault
 from govcloud.stacks.base import GovCloudStack
+from govcloud.stacks.data_lake import restrict_zone
 
 
 class DisasterRecoveryStack(GovCloudStack):
@@ -31,31 +32,29 @@ class DisasterRecoveryStack(GovCloudStack):
             system="disaster-recovery",
             classification="restricted",
         )
-        # VPC Block Public Access is regional: the closed network stays closed in Osaka too.
-        ec2.CfnVPCBlockPublicAccessOptions(
-            self, "VpcBlockPublicAccess", internet_gateway_block_mode="block-bidirectional"
-        )
         self.replicas: dict[str, s3.Bucket] = {}
         if account == cfg.data_lake.account:
             self._data_lake_replicas(cfg, region)
-        self.vaults: dict[str, backup.CfnBackupVault] = {}
+        self.vaults: dict[str, backup.CfnLogicallyAirGappedBackupVault] = {}
         for name, system in cfg.systems.items():
             if system.account == account:
                 self._backup_vault(cfg, name, region)
 
     def _backup_vault(self, cfg: Config, system: str, region: str) -> None:
-        """Destination of the copies of the system's recovery points, under the same Vault Lock as in Tokyo."""
+        """Destination of the copies of the system's recovery points: a logically air-gapped vault. It is always
+        compliance-locked (no recovery point goes before its minimum retention, whoever asks) and encrypted with a
+        key AWS owns, so an administrator of this account alone can neither delete the copies nor make them
+        unreadable by disabling a key, as they could a vault with a key of the account (see docs/compliance.md)."""
         assert cfg.backup is not None  # config validation requires it when systems exist
-        key = DataKey(
+        vault = backup.CfnLogicallyAirGappedBackupVault(
             self,
-            f"{pascal(system)}BackupKey",
-            alias=naming.dr_key_alias(cfg, f"{system}-backup"),
-            data_class="resident-data",
-            description=f"{cfg.name}: Osaka copies of the backups of {system}",
-        ).key
-        self.vaults[system] = locked_vault(
-            self, f"{pascal(system)}Vault", name=naming.backup_vault(cfg, system, region), key=key, settings=cfg.backup
+            f"{pascal(system)}AirGappedVault",
+            backup_vault_name=naming.backup_vault(cfg, system, region),
+            min_retention_days=cfg.backup.min_retention_days,
+            max_retention_days=cfg.backup.max_retention_days,
         )
+        vault.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        self.vaults[system] = vault
 
     def _data_lake_replicas(self, cfg: Config, region: str) -> None:
         lake = cfg.data_lake
@@ -92,4 +91,34 @@ class DisasterRecoveryStack(GovCloudStack):
                 "This bucket is the Osaka replica of a Tokyo zone; replicating the replica would add no copy in "
                 "another region.",
             )
+            restrict_zone(cfg, replica, zone)  # the same read and write denies as the zone in Tokyo
             self.replicas[zone] = replica
+        self._data_events(cfg)
+
+    def _data_events(self, cfg: Config) -> None:
+        """Who read what in Osaka: data events of the replicas, to the log archive (bucket and key in Tokyo)."""
+        trail = cloudtrail.Trail(
+            self,
+            "DataEventsTrail",
+            trail_name=naming.trail(cfg, "data-lake-replica-events"),
+            bucket=s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg)),
+            s3_key_prefix=naming.CLOUDTRAIL_PREFIX,
+            enable_file_validation=True,
+            include_global_service_events=False,
+            is_multi_region_trail=False,
+            management_events=cloudtrail.ReadWriteType.NONE,
+        )
+        trail.add_s3_event_selector(
+            [cloudtrail.S3EventSelector(bucket=b) for b in self.replicas.values()],
+            read_write_type=cloudtrail.ReadWriteType.ALL,
+            include_management_events=False,
+        )
+        cfn_trail = trail.node.default_child
+        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
+        cfn_trail.kms_key_id = naming.log_archive_key_arn(cfg)  # CloudTrail's key sits with the bucket, in Tokyo
+        acknowledge(
+            trail,
+            "NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled",
+            "This trail records data events only (every read and write of the Osaka replicas) for audit in the "
+            "tamper-proof log archive; alarms on account activity come from the management trail.",
+        )

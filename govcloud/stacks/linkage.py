@@ -34,7 +34,7 @@ from govcloud.config import Config, pascal
 from govcloud.config.linkage import handler_datasets
 from govcloud.constructs.buckets import SecureBucket
 from govcloud.constructs.function_identity import function_identity
-from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, DataKey, service_statement
+from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, DataKey, lock_statements, service_statement
 from govcloud.constructs.log_groups import encrypted_log_group
 from govcloud.stacks.base import GovCloudStack
 
@@ -422,6 +422,7 @@ class LinkageDataStack(GovCloudStack):
                         actions=["kms:CreateGrant"],
                         resources=["*"],
                     ),
+                    *lock_statements(self),
                 ]
             ),
         )
@@ -447,7 +448,10 @@ class LinkageDataStack(GovCloudStack):
             via_services=["sqs"],
             service_statements=[
                 service_statement(
-                    "EventBridgeDelivers", "events.amazonaws.com", ["kms:Decrypt", "kms:GenerateDataKey*"]
+                    "EventBridgeDelivers",
+                    "events.amazonaws.com",
+                    ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    {"StringEquals": {"aws:SourceAccount": account}},
                 ),
                 callers_statement(
                     cfg,

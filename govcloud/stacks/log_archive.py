@@ -62,7 +62,18 @@ class LogArchiveStack(GovCloudStack):
                         }
                     },
                 ),
-                service_statement("CloudTrailDescribesKey", "cloudtrail.amazonaws.com", ["kms:DescribeKey"]),
+                service_statement(
+                    "CloudTrailDescribesKey",
+                    "cloudtrail.amazonaws.com",
+                    ["kms:DescribeKey"],
+                    {
+                        "StringLike": {
+                            "aws:SourceArn": [
+                                f"arn:{partition}:cloudtrail:*:{acct}:trail/*" for acct in member_accounts
+                            ]
+                        }
+                    },
+                ),
                 service_statement(
                     "LogDeliveryForFlowAndResolverLogs",
                     "delivery.logs.amazonaws.com",
@@ -131,7 +142,10 @@ class LogArchiveStack(GovCloudStack):
         """Bucket policy: each writer may write under its own prefix, for its own account, and nothing else."""
         bucket = self.bucket
         region = cfg.regions.primary.name
-        trail_arns = [f"arn:aws:cloudtrail:{region}:{acct}:trail/{naming.trail(cfg, '*')}" for acct in member_accounts]
+        regions = (region, cfg.regions.dr.name)  # trails of Tokyo and of Osaka (the replicas' data events)
+        trail_arns = [
+            f"arn:aws:cloudtrail:{r}:{acct}:trail/{naming.trail(cfg, '*')}" for acct in member_accounts for r in regions
+        ]
         owner_full_control = {"s3:x-amz-acl": "bucket-owner-full-control"}
 
         def allow(sid: str, service: str, actions: list[str], resources: list[str], conditions: dict[str, Any]) -> None:
@@ -175,7 +189,9 @@ class LogArchiveStack(GovCloudStack):
                 {
                     "StringEquals": owner_full_control,
                     "StringLike": {
-                        "aws:SourceArn": f"arn:aws:cloudtrail:{region}:{acct}:trail/{naming.trail(cfg, '*')}"
+                        "aws:SourceArn": [
+                            f"arn:aws:cloudtrail:{r}:{acct}:trail/{naming.trail(cfg, '*')}" for r in regions
+                        ]
                     },
                 },
             )
