@@ -247,9 +247,14 @@ TAMPERING = {
         "aws.kms",
         ["ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy"],
     ),
-    "Backup vault, its lock or access policy changed, or a recovery point deleted": (
+    "Backup vault, its lock or access policy, or a backup plan changed, or a recovery point deleted": (
         "aws.backup",
-        ["DeleteBackupVaultLockConfiguration", "PutBackupVaultLockConfiguration", "DeleteRecoveryPoint"],
+        [
+            "DeleteBackupVaultLockConfiguration",
+            "PutBackupVaultLockConfiguration",
+            "DeleteRecoveryPoint",
+            "UpdateBackupPlan",
+        ],
     ),
     "S3 bucket policy, access block, lock, replication or encryption changed": (
         "aws.s3",

@@ -138,7 +138,7 @@ API_CALL_ALARMS = (
     ),
     ApiCallAlarm(
         "BackupVaultLockChanges",
-        "Backup vault, its lock or access policy changed, or a recovery point deleted",
+        "Backup vault, its lock or access policy, or a backup plan changed, or a recovery point deleted",
         "aws.backup",
         (
             "PutBackupVaultLockConfiguration",
@@ -149,6 +149,10 @@ API_CALL_ALARMS = (
             "DeleteRecoveryPoint",
             "UpdateRecoveryPointLifecycle",
             "DisassociateRecoveryPoint",
+            # A plan that stops backing up or copying to Osaka destroys nothing at once, but no new copy arrives.
+            "UpdateBackupPlan",
+            "DeleteBackupPlan",
+            "DeleteBackupSelection",
         ),
     ),
     ApiCallAlarm(
