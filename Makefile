@@ -17,7 +17,7 @@ CDK        := $(CURDIR)/node_modules/.bin/cdk
 ENV        ?= kobe-stg
 CDK_OUT    ?= cdk.out
 
-.PHONY: setup synth synth-all test lint bench cost snapshot-update rules-doc review diff deploy-check schema clean
+.PHONY: setup synth synth-all test lint bench cost snapshot-update rules-doc review diff deploy-check schema clean preflight verify prices
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -64,6 +64,15 @@ diff: setup synth
 
 deploy-check: setup synth
 	$(BIN)/python -m govcloud.review deploy-check $(CDK_OUT) --config config/$(ENV).toml
+
+preflight: setup
+	$(BIN)/python -m govcloud.ops -c env=$(ENV) preflight $(if $(FORMAT),--format $(FORMAT))
+
+verify: setup
+	$(BIN)/python -m govcloud.ops -c env=$(ENV) verify $(if $(FORMAT),--format $(FORMAT))
+
+prices: setup
+	$(BIN)/python -m govcloud.ops prices --refresh
 
 cost: setup
 	$(BIN)/python -m govcloud.review cost --config config/$(ENV).toml --spokes 20

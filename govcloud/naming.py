@@ -193,6 +193,11 @@ def trail(cfg: Config, purpose: str) -> str:
     return f"{cfg.name}-{purpose}"
 
 
+def operations_role(cfg: Config) -> str:
+    """The read-only operations role, the same name in every account (``python -m govcloud.ops`` assumes it)."""
+    return f"{cfg.name}-operations-read-only"
+
+
 def security_topic(cfg: Config) -> str:
     return f"{cfg.name}-security-alarms"
 

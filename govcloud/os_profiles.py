@@ -138,6 +138,11 @@ class OsProfile:
     """Commands that make the system log files the agent reads (images that log to the journal only)."""
     installs_ssm_agent: bool = False
     """The image lacks the SSM agent: user data installs it from AWS's regional bucket."""
+    platform_details: str = "Linux/UNIX"
+    """What EC2 reports as an image's ``PlatformDetails`` for this operating system (``preflight`` compares)."""
+    price_os: str = "Linux"
+    """The instance rate that applies: the Price List API's ``operatingSystem`` (Windows and RHEL carry their
+    licence in the hourly rate)."""
 
 
 PROFILES: dict[str, OsProfile] = {
@@ -152,6 +157,8 @@ PROFILES: dict[str, OsProfile] = {
         },
         patch_source="wsus",
         approves_non_security=False,
+        platform_details="Windows",
+        price_os="Windows",
     ),
     "rhel-9": OsProfile(
         family=LINUX,
@@ -163,6 +170,8 @@ PROFILES: dict[str, OsProfile] = {
         mirror_label="rhel9",
         mirror_products=tuple(f"RedhatEnterpriseLinux9.{minor}" for minor in range(7)),
         installs_ssm_agent=True,
+        platform_details="Red Hat Enterprise Linux",
+        price_os="RHEL",
     ),
     "amazon-linux-2023": OsProfile(
         family=AMAZON_LINUX,

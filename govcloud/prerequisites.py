@@ -72,6 +72,7 @@ def of(cfg: Config) -> Prerequisites:
         f"arn:aws:iam::*:role/{cfg.break_glass.role}",
         *cfg.data_lake.analysts,
         *cfg.data_lake.stewards,
+        *cfg.operations.principals,
     ]
     regions = (cfg.regions.primary.name, cfg.regions.dr.name)
     buckets = [BOOTSTRAP_BUCKETS, *(b.format(r=r) for r in regions for b in AWS_OWNED_BUCKETS)]
@@ -96,6 +97,10 @@ def of(cfg: Config) -> Prerequisites:
             (f"people's role {arn}", "city (single sign-on)")
             for arn in (*cfg.data_lake.analysts, *cfg.data_lake.stewards)
         ),
+        *(
+            (f"operations role {arn} (the infra team's)", "infra team (single sign-on)")
+            for arn in cfg.operations.principals
+        ),
         *((f"Direct Connect gateway {seg.direct_connect_gateway_id} ({name})", "city") for name, seg in segments),
         *((f"AMI {ami}", "infra team") for ami in amis),
         *((f"Lake Formation administrator {arn}", "infra team") for arn in cfg.data_lake.administrators),
@@ -104,7 +109,11 @@ def of(cfg: Config) -> Prerequisites:
         *((f"ACM certificate {s.certificate_arn}", "infra team") for s in cfg.systems.values() if s.certificate_arn),
     ]
     return Prerequisites(
-        accounts=tuple(sorted({*(s.account for s in vendors.values()), *ELB_LOG_ACCOUNTS.values()})),
+        accounts=tuple(
+            sorted(
+                {*(s.account for s in vendors.values()), *ELB_LOG_ACCOUNTS.values(), cfg.operations.deploying_account}
+            )
+        ),
         role_arns=tuple(roles),
         service_arns=SERVICE_LOG_GROUPS,
         bucket_names=tuple(buckets),

@@ -324,13 +324,20 @@ def test_business_system_cost_from_sourced_prices(stg_cfg) -> None:
 
     prices = cost.Prices()
     lines = {line.label: line.usd for line in cost.system_lines(stg_cfg, prices, "resident-registry")}
-    assert lines["db: 2 x r6i.xlarge (compute, Linux rate)"] == pytest.approx(2 * 0.304 * 730)
+    assert lines["batch: 1 x m6i.large (compute, Linux rate)"] == pytest.approx(0.124 * 730)
+    # Windows and RHEL rates include their licence; the shipped file has no sourced one, so they are not priced
+    # at the Linux rate but named
+    assert lines["db: 2 x r6i.xlarge (compute, RHEL rate)"] is None
+    assert lines["web: 2 x m6i.large (compute, Windows rate)"] is None
     assert lines["db: 1100 GB gp3 (root and data volumes)"] == pytest.approx(1100 * 0.096)
     assert lines["25 host alarms"] == pytest.approx(2.5)
+    assert lines["1 KMS keys"] == pytest.approx(1.0)  # the Osaka copies' key is AWS's (air-gapped vault)
     assert lines["internal Application Load Balancer (hours)"] == pytest.approx(0.0243 * 730)
     text = cost.render(stg_cfg, prices, [2])
     assert "## Business system `resident-registry` (住民記録), monthly USD" in text
-    assert "Windows Server and RHEL licences" in text  # said to be left out, not guessed
+    assert "m6i.large On-Demand, Windows, shared tenancy: no sourced price" in text
+    assert "## Environment total, monthly USD" in text
+    assert "Without a sourced price, so not in the total: web: 2 x m6i.large (compute, Windows rate)" in text
 
 
 def test_an_instance_type_without_a_sourced_price_is_named(stg_cfg) -> None:
@@ -342,6 +349,9 @@ def test_an_instance_type_without_a_sourced_price_is_named(stg_cfg) -> None:
         update={"systems": {"resident-registry": system.model_copy(update={"roles": {**system.roles, "db": role}})}}
     )
     lines = {line.label: line.usd for line in cost.system_lines(cfg, cost.Prices(), "resident-registry")}
-    assert lines["db: 2 x x2idn.32xlarge (compute, Linux rate)"] is None
+    assert lines["db: 2 x x2idn.32xlarge (compute, RHEL rate)"] is None
     text = cost.render(cfg, cost.Prices(), [2])
-    assert "No sourced price for: db: 2 x x2idn.32xlarge (compute, Linux rate)" in text
+    assert (
+        "No sourced price for: web: 2 x m6i.large (compute, Windows rate), db: 2 x x2idn.32xlarge (compute, RHEL rate)"
+        in text
+    )

@@ -29,7 +29,7 @@ from govcloud.config.base import Model, Name, Problem, Str, pascal
 from govcloud.config.data_lake import DataLake, data_lake_checks
 from govcloud.config.linkage import Linkage, linkage_checks
 from govcloud.config.network import NetworkSettings, network_checks
-from govcloud.config.operations import Backup, Patching, operations_checks
+from govcloud.config.operations import Backup, Operations, Patching, operations_checks
 from govcloud.config.systems import BusinessSystem, system_checks
 
 
@@ -43,6 +43,7 @@ class Config(Model):
     log_archive: LogArchive
     alarms: Alarms
     break_glass: BreakGlass
+    operations: Operations
     network: NetworkSettings
     data_lake: DataLake
     linkage: Linkage

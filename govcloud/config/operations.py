@@ -1,4 +1,5 @@
-"""Operations of the business systems' hosts: patching (Patch Manager) and backup (AWS Backup)."""
+"""Operations: who runs the operations tools (and deploys), and the business systems' hosts: patching (Patch
+Manager) and backup (AWS Backup)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,27 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from govcloud.config.base import MISSING, Cron, Int, Model, Network, Problem, Str
+from govcloud.config.base import ACCOUNT_ID, MISSING, Cron, Int, Model, Network, Problem, Str
 from govcloud.config.systems import OsName
 from govcloud.os_profiles import PROFILES
 
 if TYPE_CHECKING:
     from govcloud.config.model import Config
+
+
+class Operations(Model):
+    """Where the infra team works from: the account that deploys (every account's CDK bootstrap trusts it) and the
+    people's roles that may assume the read-only operations role the baseline creates in every account."""
+
+    deploying_account: Annotated[Str, Field(pattern=ACCOUNT_ID)]
+    """The account ``cdk deploy`` runs in (the team's, or the deploy workflow's): ``preflight`` checks that every
+    account's bootstrap trusts it."""
+    principals: Annotated[
+        tuple[Annotated[Str, Field(pattern=r"^arn:aws:iam::[0-9]{12}:role/[\w+=,.@/*-]{1,128}$")], ...],
+        Field(min_length=1),
+    ]
+    """The roles that may assume the read-only operations role (single sign-on roles of the infra team, say; ``*``
+    stands for the suffix IAM Identity Center adds). Nobody else may."""
 
 
 class PatchSource(Model):

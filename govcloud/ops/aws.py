@@ -43,19 +43,25 @@ def explain(error: Exception, what: str) -> ToolProblem:
 
 @dataclass
 class Access:
-    """Clients per account and region. With ``role_name``, the tool assumes that role in each account; without it,
-    the current credentials must belong to the account asked for."""
+    """Clients per account and region. With ``role_name``, the tool assumes that role in each account (``{account}``
+    in it stands for the account's ID); without it, the current credentials must belong to the account asked for."""
 
     role_name: str | None = None
     session: Any = None
     _sessions: dict[str, Any] = field(default_factory=dict)
+    _clients: dict[tuple[str, str, str], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.session is None:
             self.session = boto3.Session()
 
-    def client(self, service: str, account: str, region: str) -> Any:
-        return self._session_for(account).client(service, region_name=region, config=RETRIES)
+    def client(self, service: str, account: str, region: str, *, check: str = "") -> Any:
+        """A client in an account and region, made once; ``check`` names the check that asks (tests hand some checks
+        stubbed clients, for the calls moto does not model)."""
+        key = (service, account, region)
+        if key not in self._clients:
+            self._clients[key] = self._session_for(account).client(service, region_name=region, config=RETRIES)
+        return self._clients[key]
 
     def _session_for(self, account: str) -> Any:
         if account in self._sessions:
@@ -72,7 +78,7 @@ class Access:
                 )
             self._sessions[account] = self.session
             return self.session
-        arn = f"arn:aws:iam::{account}:role/{self.role_name}"
+        arn = f"arn:aws:iam::{account}:role/{self.role_name.format(account=account)}"
         credentials = call(
             lambda: self.session.client("sts", config=RETRIES, region_name="ap-northeast-1").assume_role(
                 RoleArn=arn, RoleSessionName=SESSION_NAME

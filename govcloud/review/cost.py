@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from govcloud.config import PROJECT_ROOT, Config
+from govcloud.os_profiles import PROFILES
 
 PRICES_FILE = PROJECT_ROOT / "data" / "aws-prices.json"
 HOURS_PER_MONTH = 730
@@ -55,13 +56,14 @@ ALB = ("Elastic Load Balancing", "Application Load Balancer")
 ALARM = ("Amazon CloudWatch", "Standard-resolution metric alarm")
 KEY = ("AWS KMS", "Customer managed key")
 ALARMS_PER_HOST = 5
-# Keys of a business system: its Session Manager key here and its backup key in Osaka (the account's data keys
-# belong to its baseline).
-KEYS_PER_SYSTEM = 2
+# Keys of a business system: its Session Manager key (the account's data keys belong to its baseline; the Osaka
+# copies sit in an air-gapped vault with a key AWS owns).
+KEYS_PER_SYSTEM = 1
 
 
-def instance_item(instance_type: str) -> tuple[str, str]:
-    return ("Amazon EC2", f"{instance_type} On-Demand, Linux, shared tenancy")
+def instance_item(instance_type: str, os: str = "amazon-linux-2023") -> tuple[str, str]:
+    """The price item of an instance type running ``os`` (Windows and RHEL rates include their licence)."""
+    return ("Amazon EC2", f"{instance_type} On-Demand, {PROFILES[os].price_os}, shared tenancy")
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,10 @@ def system_lines(cfg: Config, prices: Prices, system: str) -> Iterator[Line]:
     hosts = 0
     for role_name, role in conf.roles.items():
         hosts += role.count
-        price = prices.get(*instance_item(role.instance_type), region)
+        price = prices.get(*instance_item(role.instance_type, role.os), region)
         usd = None if price is None else role.count * price.usd * HOURS_PER_MONTH
-        yield Line(f"{role_name}: {role.count} x {role.instance_type} (compute, Linux rate)", usd)
+        rate = PROFILES[role.os].price_os
+        yield Line(f"{role_name}: {role.count} x {role.instance_type} (compute, {rate} rate)", usd)
         gb = role.count * (role.root_volume_gb + (role.data_volume_gb or 0))
         yield Line(f"{role_name}: {gb} GB gp3 (root and data volumes)", gb * prices.need(*GP3).usd)
     if any(role.load_balancer for role in conf.roles.values()):
@@ -166,16 +169,20 @@ def render(cfg: Config, prices: Prices, spoke_counts: list[int]) -> str:
     lines += ["", cheaper]
     for system in cfg.systems:
         lines += _render_system(cfg, prices, system)
+    lines += _render_total(cfg, prices)
     lines += ["", "Unit prices used:", ""]
     for key in (ENDPOINT, RESOLVER, ZONE, ATTACHMENT, *((GP3, ALB, ALARM, KEY) if cfg.systems else ())):
         p = prices.need(*key)
         lines.append(f"- {key[0]}, {key[1]}: {p.usd} {p.unit} (source: {p.source}; {p.date})")
-    types = sorted({role.instance_type for system in cfg.systems.values() for role in system.roles.values()})
-    for instance_type in types:
-        item = instance_item(instance_type)
+    types = sorted({(role.instance_type, role.os) for system in cfg.systems.values() for role in system.roles.values()})
+    for instance_type, os in types:
+        item = instance_item(instance_type, os)
         price = prices.get(*item, cfg.regions.primary.name)
         if price is None:
-            lines.append(f"- {item[0]}, {item[1]}: no sourced price in data/aws-prices.json; not computed.")
+            lines.append(
+                f"- {item[0]}, {item[1]}: no sourced price in data/aws-prices.json; not computed "
+                "(`make prices` reads it from the AWS Price List API)."
+            )
         else:
             lines.append(f"- {item[0]}, {item[1]}: {price.usd} {price.unit} (source: {price.source}; {price.date})")
     if prices.get(*PROFILE) is None:
@@ -205,12 +212,34 @@ def _render_system(cfg: Config, prices: Prices, system: str) -> list[str]:
         *(f"| {r.label} | {'no sourced price' if r.usd is None else f'{r.usd:,.2f}'} |" for r in rows),
         f"| **total of the priced items** | **{known:,.2f}** |",
         "",
-        "Not included: Windows Server and RHEL licences (billed with the instance hour on top of the Linux rate; "
-        "no sourced price here), backup storage in Tokyo and Osaka and the copy transfer (they depend on how much "
+        "Not included: backup storage in Tokyo and Osaka and the copy transfer (they depend on how much "
         "the data changes), the agents' custom metrics and logs, and load balancer capacity units (traffic).",
     ]
     if missing:
         lines.append(f"No sourced price for: {', '.join(missing)}; add it to data/aws-prices.json with its source.")
+    return lines
+
+
+def _render_total(cfg: Config, prices: Prices) -> list[str]:
+    """The environment as configured: the hub's shared endpoints, its Resolver endpoints, the attachments, the
+    DNS delivery in config and every system's priced items; what has no sourced price is named, not guessed."""
+    e = estimate(cfg, prices)
+    dns = e.ram_dns if cfg.network.dns_delivery == "ram" else e.profile_dns
+    network = [e.hub_endpoints, e.hub_resolver, e.attachments, dns]
+    system_rows = [row for system in cfg.systems for row in system_lines(cfg, prices, system)]
+    known = sum(v for v in network if v is not None) + sum(r.usd for r in system_rows if r.usd is not None)
+    missing = ([f"DNS delivery `{cfg.network.dns_delivery}`"] if dns is None else []) + [
+        r.label for r in system_rows if r.usd is None
+    ]
+    lines = [
+        "",
+        "## Environment total, monthly USD",
+        "",
+        f"**{known:,.2f}** for the priced items of this environment "
+        "(hub endpoints, Resolver endpoints, attachments, DNS delivery, business systems).",
+    ]
+    if missing:
+        lines.append(f"Without a sourced price, so not in the total: {'; '.join(missing)}.")
     return lines
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from aws_cdk import aws_budgets as budgets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from govcloud import naming
+from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config
 from govcloud.constructs.account_guards import AccountGuards
 from govcloud.constructs.account_services import AccountTrail, ConfigRecorder, GuardDuty, SecurityHub
 from govcloud.constructs.keys import SERVICES_OF, DataKey, service_statement
 from govcloud.constructs.security_alarms import SecurityAlarms
+from govcloud.ops.permissions import READ_ONLY_ACTIONS
 from govcloud.stacks.base import GovCloudStack
 
 KEY_CONSTRUCT_IDS = {
@@ -54,6 +57,7 @@ class SecurityBaselineStack(GovCloudStack):
         if home:
             self._account_services()
             self._budget()
+            self._operations_role()
 
     def _keys(self, ebs_class: str) -> None:
         """The logs key, and one key per data class the account holds."""
@@ -122,6 +126,37 @@ class SecurityBaselineStack(GovCloudStack):
             topic_key=self.keys["logs"],
             emails=cfg.alarms.emails,
             topic_name=naming.security_topic(cfg),
+        )
+
+    def _operations_role(self) -> None:
+        """The role ``python -m govcloud.ops preflight`` and ``verify`` assume: the reads they make and nothing more,
+        trusted only by the configured operations principals (IAM is global: created once, in Tokyo)."""
+        cfg = self.cfg
+        patterns = cfg.operations.principals
+        accounts = sorted({pattern.split(":")[4] for pattern in patterns})
+        role = iam.Role(
+            self,
+            "OperationsReadOnlyRole",
+            role_name=naming.operations_role(cfg),
+            assumed_by=iam.PrincipalWithConditions(
+                iam.CompositePrincipal(*(iam.AccountPrincipal(a) for a in accounts)),
+                {"ArnLike": {"aws:PrincipalArn": sorted(patterns)}},
+            ),
+            description="Read-only checks of the operations tools (preflight, verify); no data reads, no writes",
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "OperationsReadOnlyPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(sid="OperationsReads", actions=list(READ_ONLY_ACTIONS), resources=["*"]),
+            ],
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Describe, Get and List calls over every resource of the account are what a verification reads; IAM "
+            "authorizes most of them only on Resource '*'. No action writes or reads data (a test checks the list).",
         )
 
     def _account_services(self) -> None:
