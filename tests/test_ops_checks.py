@@ -596,3 +596,20 @@ def test_prices_refresh_that_gets_no_answer_leaves_the_file(tmp_path) -> None:
     out = io.StringIO()
     assert prices.refresh(Access(session=session), output, out=out, progress=io.StringIO()) == 1
     assert not output.exists() and "unchanged" in out.getvalue()
+
+
+def test_only_names_a_check_of_the_command(capsys) -> None:
+    assert main(["-c", "env=kobe-stg", "verify", "--only", "bootstrap"]) == 2
+    err = capsys.readouterr().err
+    assert "--only bootstrap: no such check of verify" in err and "internet-path" in err
+
+
+def test_an_endpoint_that_answers_no_aws_response_is_a_tool_problem() -> None:
+    """Found against a moto server: a call it does not implement answers HTML, which botocore cannot parse."""
+    from botocore.parsers import ResponseParserError
+
+    def unparsable() -> None:
+        raise ResponseParserError("Unable to parse response, invalid XML received")
+
+    with pytest.raises(ToolProblem, match="not an AWS response .* check the endpoint"):
+        checks.call(unparsable, "reading VPC Block Public Access")

@@ -1,7 +1,7 @@
 """Command line of the operations tools.
 
-python -m govcloud.ops preflight [--format table|json] [-c env=NAME | -c config=PATH] [--role-name NAME]
-python -m govcloud.ops verify [--format table|json] [-c env=NAME | -c config=PATH] [--role-name NAME]
+python -m govcloud.ops [-c env=NAME | -c config=PATH] [--role-name NAME] preflight [--format table|json] [--only CHECK]
+python -m govcloud.ops [-c env=NAME | -c config=PATH] [--role-name NAME] verify [--format table|json] [--only CHECK]
 python -m govcloud.ops prices --refresh [--output PATH]
 python -m govcloud.ops update-image --system NAME [--role ROLE ...] [--dry-run] [-c env=NAME | -c config=PATH]
 
@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, what in (("preflight", "before a deploy: what the templates trust"), ("verify", "after a deploy")):
         command = sub.add_parser(name, help=f"read-only checks {what}", parents=[common])
         command.add_argument("--format", choices=("table", "json"), default="table")
+        command.add_argument(
+            "--only", action="append", default=[], metavar="CHECK", help="run this check only (repeatable)"
+        )
     price = sub.add_parser("prices", help="rebuild data/aws-prices.json from the AWS Price List API", parents=[common])
     price.add_argument("--refresh", action="store_true", required=True)
     price.add_argument("--output", default=str(prices.PRICES_FILE))
@@ -70,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("preflight", "verify"):
             access = Access(role_name=args.role_name or naming.operations_role(cfg))
             suite = preflight.CHECKS if args.command == "preflight" else verify.CHECKS
+            unknown = sorted(set(args.only) - {name for name, _ in suite})
+            if unknown:
+                names = ", ".join(name for name, _ in suite)
+                raise ConfigError(f"--only {', '.join(unknown)}: no such check of {args.command}; its checks: {names}")
+            suite = [(name, check) for name, check in suite if not args.only or name in args.only]
             results = checks.run(suite, checks.Env(cfg, access), progress=sys.stderr)
             render = checks.render_json if args.format == "json" else checks.render_table
             print(render(results))

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.parsers import ResponseParserError
 
 RETRIES = BotoConfig(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10, read_timeout=60)
 SESSION_NAME = "govcloud-ops"
@@ -38,6 +39,11 @@ def explain(error: Exception, what: str) -> ToolProblem:
         if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"):
             return ToolProblem(f"{what}: AWS kept throttling after retries ({code}): wait a few minutes and rerun.")
         return ToolProblem(f"{what}: {code}: {error.response.get('Error', {}).get('Message', '')}")
+    if isinstance(error, ResponseParserError):
+        return ToolProblem(
+            f"{what}: the endpoint answered something that is not an AWS response (an endpoint of AWS_ENDPOINT_URL "
+            "that does not implement this call, or a proxy): check the endpoint"
+        )
     return ToolProblem(f"{what}: {type(error).__name__}: {error}")
 
 
@@ -98,5 +104,5 @@ def call(operation: Callable[[], Any], what: str) -> Any:
     """Run one AWS call; any failure becomes a :class:`ToolProblem` that says what was being done."""
     try:
         return operation()
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, ResponseParserError) as error:
         raise explain(error, what) from None

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from govcloud.config import Config
 from govcloud.ops.aws import Access, explain
@@ -67,7 +68,7 @@ def call(operation: Callable[[], Any], what: str, *, missing: Sequence[str] = ()
         if error.response.get("Error", {}).get("Code", "") in missing:
             return None
         raise explain(error, what) from None
-    except BotoCoreError as error:
+    except (BotoCoreError, ResponseParserError) as error:
         raise explain(error, what) from None
 
 
