@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from govcloud.config import MANAGED_BY, Config, pascal
+from govcloud.config.disaster_recovery import osaka_network
 from govcloud.stacks.baseline import SecurityBaselineStack
 from govcloud.stacks.business_system import BusinessSystemStack
 from govcloud.stacks.data_lake import DataLakeStack
@@ -61,52 +62,73 @@ class GovCloudStage(cdk.Stage):
 
     def _network(self) -> None:
         """The hub first, then the spokes (other accounts), then the hub-side half of their attachments, then each
-        spoke's association with the hub's endpoint zones."""
+        spoke's association with the hub's endpoint zones. With a pilot light, the same in Osaka, with Osaka's
+        addresses and a spoke for each business system."""
         cfg = self.cfg
-        # Network: the hub first, then the spokes (other accounts), then the hub-side half of their attachments.
+        self.hub, self.spokes, self.network_of = self._network_in(cfg, None, "", self.baselines)
+        if cfg.disaster_recovery.mode == "pilot-light":
+            osaka = cfg.model_copy(update={"network": osaka_network(cfg)})
+            self.osaka_hub, self.osaka_spokes, _ = self._network_in(
+                osaka, cfg.regions.dr.name, "-Osaka", self.osaka_baselines
+            )
+
+    def _network_in(
+        self, cfg: Config, region: str | None, suffix: str, baselines: dict[str, SecurityBaselineStack]
+    ) -> tuple[NetworkHubStack, dict[str, SpokeNetworkStack], dict[str, list[cdk.Stack]]]:
         net = cfg.network
-        self.hub = NetworkHubStack(self, "NetworkHub", cfg=cfg, logs_key=self.baselines[net.account].keys["logs"])
-        after(self.hub, self.baselines[net.account])
-        self.spokes: dict[str, SpokeNetworkStack] = {}
+        hub = NetworkHubStack(
+            self, f"NetworkHub{suffix}", cfg=cfg, logs_key=baselines[net.account].keys["logs"], region=region
+        )
+        after(hub, baselines[net.account])
+        if region is not None:
+            # Osaka's baselines do not wait for the log archive (Tokyo's do); its flow and query logs go there.
+            after(hub, self.log_archive)
+        spokes: dict[str, SpokeNetworkStack] = {}
         for name, spoke in net.spokes.items():
             stack = SpokeNetworkStack(
                 self,
-                f"Spoke-{pascal(name)}",
+                f"Spoke-{pascal(name)}{suffix}",
                 cfg=cfg,
                 spoke=name,
-                hub=self.hub.shares,
-                logs_key=self.baselines[spoke.account].keys["logs"],
+                hub=hub.shares,
+                logs_key=baselines[spoke.account].keys["logs"],
+                region=region,
             )
-            after(stack, self.hub, self.baselines[spoke.account])  # the Transit Gateway and DNS shares first
-            self.spokes[name] = stack
+            after(stack, hub, baselines[spoke.account])  # the Transit Gateway and DNS shares first
+            if region is not None:
+                after(stack, self.log_archive)
+            spokes[name] = stack
         # What completes a spoke's network: the hub side of its attachment, and its endpoint zones.
-        self.network_of: dict[str, list[cdk.Stack]] = {name: [stack] for name, stack in self.spokes.items()}
+        network_of: dict[str, list[cdk.Stack]] = {name: [stack] for name, stack in spokes.items()}
         if net.spokes:
-            self.attachments = NetworkAttachmentsStack(
+            attachments = NetworkAttachmentsStack(
                 self,
-                "NetworkAttachments",
+                f"NetworkAttachments{suffix}",
                 cfg=cfg,
-                hub=self.hub,
-                spokes=self.spokes,
-                logs_key=self.baselines[net.account].keys["logs"],
+                hub=hub,
+                spokes=spokes,
+                logs_key=baselines[net.account].keys["logs"],
+                region=region,
             )
-            after(self.attachments, self.hub, *self.spokes.values())
-            for stacks in self.network_of.values():
-                stacks.append(self.attachments)
+            after(attachments, hub, *spokes.values())
+            for stacks in network_of.values():
+                stacks.append(attachments)
             if net.dns_delivery == "ram":
                 # Last: a spoke VPC can be associated with the hub's zones only once the hub has authorized it.
                 for name, spoke in net.spokes.items():
                     zones = SpokeZonesStack(
                         self,
-                        f"SpokeZones-{pascal(name)}",
+                        f"SpokeZones-{pascal(name)}{suffix}",
                         cfg=cfg,
                         spoke=name,
-                        vpc=self.spokes[name].network.vpc,
-                        hub=self.hub.shares,
-                        logs_key=self.baselines[spoke.account].keys["logs"],
+                        vpc=spokes[name].network.vpc,
+                        hub=hub.shares,
+                        logs_key=baselines[spoke.account].keys["logs"],
+                        region=region,
                     )
-                    after(zones, self.spokes[name], self.attachments, self.baselines[spoke.account])
-                    self.network_of[name].append(zones)
+                    after(zones, spokes[name], attachments, baselines[spoke.account])
+                    network_of[name].append(zones)
+        return hub, spokes, network_of
 
     def _data_lake(self) -> None:
         """Osaka replicas first (replication needs its destination), then storage, then the catalog."""

@@ -299,18 +299,14 @@ class _Recorder:
 
 
 def _build(cfg: Config) -> None:
-    """A compliant environment in moto: no default VPC, a VPC with a delivering flow log in every account and
-    region, keys with rotation and their aliases, log groups with their retention, the log archive and data lake
+    """A compliant environment in moto: a VPC with a delivering flow log in every account and region, keys with rotation and their aliases, log groups with their retention, the log archive and data lake
     buckets, the resident registry's hosts and data volumes, the vendor's caller role, GuardDuty and Config."""
     world = World(cfg)
     for name, account in cfg.accounts.items():
         for region in (cfg.regions.primary.name, cfg.regions.dr.name):
             ec2 = world.moto("ec2", account.id, region)
-            for vpc in ec2.describe_vpcs()["Vpcs"]:
-                for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]:
-                    ec2.delete_subnet(SubnetId=subnet["SubnetId"])
-                ec2.delete_vpc(VpcId=vpc["VpcId"])
-            vpc_id = ec2.create_vpc(CidrBlock="10.100.0.0/24")["Vpc"]["VpcId"]
+            # moto's default VPC stands for the account's VPC (moto gives it no internet gateway)
+            vpc_id = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
             s3 = world.moto("s3", account.id, region)
             flow_bucket = f"flow-{account.id}-{region}"
             s3.create_bucket(Bucket=flow_bucket, CreateBucketConfiguration={"LocationConstraint": region})
@@ -347,7 +343,7 @@ def _build(cfg: Config) -> None:
     system = cfg.account_id("resident-registry")
     ec2 = world.moto("ec2", system, cfg.regions.primary.name)
     vpc_id = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.100.0.0/26", AvailabilityZone="ap-northeast-1a")["Subnet"][
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="172.31.200.0/24", AvailabilityZone="ap-northeast-1a")["Subnet"][
         "SubnetId"
     ]
     prefix = naming.system_prefix(cfg, "resident-registry")

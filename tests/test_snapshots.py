@@ -35,7 +35,14 @@ def test_staging_stack_snapshot(stg, snapshot_json, stack: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "stack", ["KobeProd-LogArchive", "KobeProd-Baseline-ResidentRegistry", "KobeProd-System-ResidentRegistry"]
+    "stack",
+    [
+        "KobeProd-LogArchive",
+        "KobeProd-Baseline-ResidentRegistry",
+        "KobeProd-System-ResidentRegistry",
+        "KobeProd-NetworkHub-Osaka",
+        "KobeProd-Spoke-ResidentRegistry-Osaka",
+    ],
 )
 def test_production_stack_snapshot(prod, snapshot_json, stack: str) -> None:
     assert masked(prod.template(stack)) == snapshot_json

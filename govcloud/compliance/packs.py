@@ -31,7 +31,7 @@ def settings_for(cfg: Config) -> Settings:
         environment=cfg.name,
         municipality=cfg.municipality_tag,
         min_log_retention_days=cfg.logging.retention_days,
-        allowed_ingress_cidrs=tuple(cfg.known_cidrs),
+        allowed_ingress_cidrs=(*cfg.known_cidrs, *cfg.osaka_cidrs),
         managed_by=MANAGED_BY,
         allowed_segment_pairs=tuple((a, b) for a, b in cfg.network.allowed_segment_pairs),
         closed_segments=(MY_NUMBER_SEGMENT,),

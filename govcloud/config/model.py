@@ -27,6 +27,7 @@ from govcloud.config.accounts import (
 )
 from govcloud.config.base import Model, Name, Problem, Str, pascal
 from govcloud.config.data_lake import DataLake, data_lake_checks
+from govcloud.config.disaster_recovery import DisasterRecovery, disaster_recovery_checks
 from govcloud.config.linkage import Linkage, linkage_checks
 from govcloud.config.network import NetworkSettings, network_checks
 from govcloud.config.operations import Backup, Operations, Patching, operations_checks
@@ -50,6 +51,7 @@ class Config(Model):
     systems: dict[Annotated[Name, Field(max_length=24)], BusinessSystem] = Field(default_factory=dict)
     patching: Patching | None = None
     backup: Backup | None = None
+    disaster_recovery: DisasterRecovery = Field(default_factory=DisasterRecovery)
     tags: dict[Str, Str] = Field(default_factory=dict)
 
     # ----- derived values (no I/O) -----
@@ -85,6 +87,15 @@ class Config(Model):
         dns = [seg.dns.cidr for seg in net.segments.values() if seg.dns is not None]
         on_premises = [c for seg in net.segments.values() for c in seg.on_premises_cidrs]
         return [net.hub_cidr, *dns, *spokes, *on_premises]
+
+    @property
+    def osaka_cidrs(self) -> list[str]:
+        """The pilot light's networks in Osaka (none with ``mode = "copies"``)."""
+        dr = self.disaster_recovery
+        if dr.mode != "pilot-light":
+            return []
+        hub = [dr.hub_cidr] if dr.hub_cidr else []
+        return [*hub, *(s.dns.cidr for s in dr.segments.values()), *(s.cidr for s in dr.spokes.values())]
 
     def segment_spoke_cidrs(self, segment: str, *, with_allowed: bool = False) -> list[str]:
         """CIDRs of the spokes in ``segment`` (and, if asked, in the segments allowed to talk to it)."""
@@ -158,6 +169,7 @@ CHECKS: tuple[tuple[tuple[str, ...], Check], ...] = (
     (("environment", "regions", "accounts", "network", "linkage"), linkage_checks),
     (("environment", "regions", "accounts", "network", "linkage", "systems"), system_checks),
     (("environment", "regions", "accounts", "network", "systems", "patching", "backup"), operations_checks),
+    (("regions", "accounts", "network", "systems", "disaster_recovery"), disaster_recovery_checks),
 )
 
 

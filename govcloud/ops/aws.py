@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from botocore.parsers import ResponseParserError
@@ -91,10 +92,14 @@ class Access:
             )["Credentials"],
             f"assuming {arn}",
         )
+        # One loader for every account's session: the service models are read from disk once, not once per account.
+        core = botocore.session.Session()
+        core.register_component("data_loader", self.session._session.get_component("data_loader"))
         session = boto3.Session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
+            botocore_session=core,
         )
         self._sessions[account] = session
         return session

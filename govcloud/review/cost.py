@@ -170,6 +170,7 @@ def render(cfg: Config, prices: Prices, spoke_counts: list[int]) -> str:
     for system in cfg.systems:
         lines += _render_system(cfg, prices, system)
     lines += _render_total(cfg, prices)
+    lines += _render_recovery(cfg, prices)
     lines += ["", "Unit prices used:", ""]
     for key in (ENDPOINT, RESOLVER, ZONE, ATTACHMENT, *((GP3, ALB, ALARM, KEY) if cfg.systems else ())):
         p = prices.need(*key)
@@ -218,6 +219,61 @@ def _render_system(cfg: Config, prices: Prices, system: str) -> list[str]:
     if missing:
         lines.append(f"No sourced price for: {', '.join(missing)}; add it to data/aws-prices.json with its source.")
     return lines
+
+
+def recovery_lines(cfg: Config, prices: Prices) -> list[Line]:
+    """Monthly USD of Osaka's pilot light (``copies`` adds no network): hub endpoints, each segment's Resolver
+    endpoints, the attachments (hub, DNS VPCs, spokes; links not counted) and the endpoint zones. Osaka's own rate
+    where the price file has it, else Tokyo's, said so in the label."""
+    dr = cfg.disaster_recovery
+    osaka = cfg.regions.dr.name
+    zones = len(cfg.regions.dr.availability_zones)
+    services = len(dr.endpoint_services) if dr.endpoint_services else len(cfg.network.endpoint_services)
+    spokes = len({system.spoke for system in cfg.systems.values()})
+    segments = len(cfg.network.segments)
+
+    def rate(key: tuple[str, ...]) -> tuple[float, str]:
+        own = prices.get(key[0], key[1], osaka)
+        if own is not None:
+            return own.usd, "Osaka rate"
+        return prices.need(*key).usd, "Tokyo's rate: no sourced Osaka rate"
+
+    endpoint, endpoint_rate = rate(ENDPOINT)
+    attachment, attachment_rate = rate(ATTACHMENT)
+    eni = prices.need(*RESOLVER).usd
+    return [
+        Line(
+            f"{services} hub endpoints x {zones} zones ({endpoint_rate})", services * zones * endpoint * HOURS_PER_MONTH
+        ),
+        Line(
+            f"{2 * segments} Resolver endpoints x {zones} zones (page default rate)",
+            2 * segments * zones * eni * HOURS_PER_MONTH,
+        ),
+        Line(
+            f"{1 + segments + spokes} Transit Gateway attachments ({attachment_rate}; links not counted)",
+            (1 + segments + spokes) * attachment * HOURS_PER_MONTH,
+        ),
+        Line(f"{services} endpoint zones", services * prices.need(*ZONE).usd),
+    ]
+
+
+def _render_recovery(cfg: Config, prices: Prices) -> list[str]:
+    rows = recovery_lines(cfg, prices)
+    total = sum(r.usd or 0.0 for r in rows)
+    chosen = cfg.disaster_recovery.mode
+    return [
+        "",
+        f"## Disaster recovery in Osaka, monthly USD (config: `{chosen}`)",
+        "",
+        "| mode | item | monthly USD |",
+        "| --- | --- | ---: |",
+        "| `copies` | the network (the copies' storage depends on the data and is not counted) | 0.00 |",
+        *(f"| `pilot-light` | {r.label} | {r.usd:,.2f} |" for r in rows if r.usd is not None),
+        f"| `pilot-light` | **total** | **{total:,.2f}** |",
+        "",
+        "Restored hosts cost what they cost in Tokyo, for as long as they run (see the business systems above). "
+        "DNS queries and data processed are left out: they depend on traffic.",
+    ]
 
 
 def _render_total(cfg: Config, prices: Prices) -> list[str]:

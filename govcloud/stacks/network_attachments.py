@@ -28,6 +28,7 @@ class NetworkAttachmentsStack(GovCloudStack):
         hub: NetworkHubStack,
         spokes: dict[str, SpokeNetworkStack],
         logs_key: kms.IKey,
+        region: str | None = None,
     ) -> None:
         net = cfg.network
         super().__init__(
@@ -35,6 +36,7 @@ class NetworkAttachmentsStack(GovCloudStack):
             construct_id,
             cfg=cfg,
             account=net.account,
+            region=region,
             summary="spoke attachments: route-table association and propagation per segment, zone authorizations",
             system="network",
             classification="internal",
@@ -63,6 +65,4 @@ class NetworkAttachmentsStack(GovCloudStack):
                     route_table_id=hub.route_tables[target].ref,
                 )
             if sharing is not None:
-                sharing.share(
-                    scope_, "ZoneAuthorization", vpc_id=spokes[name].network.vpc.vpc_id, region=cfg.regions.primary.name
-                )
+                sharing.share(scope_, "ZoneAuthorization", vpc_id=spokes[name].network.vpc.vpc_id, region=self.region)

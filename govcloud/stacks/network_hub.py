@@ -69,13 +69,16 @@ def dns_allow_list(cfg: Config) -> list[str]:
 class NetworkHubStack(GovCloudStack):
     """The hub of one environment, in the network account."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, logs_key: kms.IKey) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cfg: Config, logs_key: kms.IKey, region: str | None = None
+    ) -> None:
         net = cfg.network
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
             account=net.account,
+            region=region,
             summary="network hub (Transit Gateway per segment, Direct Connect and VPN links, shared endpoints, DNS)",
             system="network",
             classification="internal",
@@ -149,7 +152,7 @@ class NetworkHubStack(GovCloudStack):
             self,
             "HubVpc",
             cidr=net.hub_cidr,
-            zones=self.cfg.regions.primary.availability_zones,
+            zones=self.cfg.zones(self.region),
             tiers=netplan.HUB_TIERS,
             log_bucket=log_bucket,
         )
@@ -256,7 +259,7 @@ class NetworkHubStack(GovCloudStack):
         """Interface endpoints shared with every spoke, reached through a private hosted zone per service."""
         net = self.cfg.network
         all_accounts = sorted({a.id for a in self.cfg.accounts.values()})
-        region = self.cfg.regions.primary.name
+        region = self.region
         endpoint_group = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
@@ -304,7 +307,7 @@ class NetworkHubStack(GovCloudStack):
             scope,
             "Vpc",
             cidr=seg.dns.cidr,
-            zones=cfg.regions.primary.availability_zones,
+            zones=cfg.zones(self.region),
             tiers=netplan.DNS_TIERS,
             log_bucket=log_bucket,
         )

@@ -28,7 +28,15 @@ class SpokeNetworkStack(GovCloudStack):
     DNS (forwarding rules, DNS Firewall, endpoint zones) for one spoke."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, cfg: Config, spoke: str, hub: HubShares, logs_key: kms.IKey
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: Config,
+        spoke: str,
+        hub: HubShares,
+        logs_key: kms.IKey,
+        region: str | None = None,
     ) -> None:
         net = cfg.network
         conf = net.spokes[spoke]
@@ -37,6 +45,7 @@ class SpokeNetworkStack(GovCloudStack):
             construct_id,
             cfg=cfg,
             account=conf.account,
+            region=region,
             summary=f"spoke network of '{spoke}' in segment '{conf.segment}' "
             "(isolated VPC, Transit Gateway attachment)",
             system=spoke,
@@ -57,7 +66,7 @@ class SpokeNetworkStack(GovCloudStack):
             self,
             "Vpc",
             cidr=conf.cidr,
-            zones=cfg.regions.primary.availability_zones,
+            zones=cfg.zones(self.region),
             tiers=netplan.SPOKE_TIERS,
             log_bucket=log_bucket,
         )
@@ -80,7 +89,7 @@ class SpokeNetworkStack(GovCloudStack):
     def _s3_endpoint(self) -> None:
         """The S3 gateway endpoint: buckets of the environment's accounts, and the AWS-owned buckets hosts need."""
         cfg, vpc = self.cfg, self.network.vpc
-        region = cfg.regions.primary.name
+        region = self.region
         all_accounts = sorted({a.id for a in cfg.accounts.values()})
         self.s3_endpoint = gateway = vpc.add_gateway_endpoint(
             "S3Endpoint",
@@ -274,6 +283,7 @@ class SpokeZonesStack(GovCloudStack):
         vpc: ec2.IVpc,
         hub: HubShares,
         logs_key: kms.IKey,
+        region: str | None = None,
     ) -> None:
         conf = cfg.network.spokes[spoke]
         super().__init__(
@@ -281,6 +291,7 @@ class SpokeZonesStack(GovCloudStack):
             construct_id,
             cfg=cfg,
             account=conf.account,
+            region=region,
             summary=f"endpoint zones of the hub associated with the '{spoke}' spoke VPC",
             system=spoke,
             classification="internal",

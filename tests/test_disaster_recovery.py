@@ -1,0 +1,149 @@
+"""The pilot light in Osaka: a network ready to receive restored hosts, under the same segment rules, touching no
+Tokyo stack; its addressing checked by config."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from govcloud.config import Config, ConfigError, parse, pascal
+from govcloud.review.assembly import load as load_assembly
+from tests.conftest import config_data
+from tests.support import Synth, props, synth
+
+OSAKA = "ap-northeast-3"
+HUB = "KobeProd-NetworkHub-Osaka"
+SPOKE = "KobeProd-Spoke-ResidentRegistry-Osaka"
+
+
+def test_production_runs_a_pilot_light_with_its_own_addresses_in_osaka(prod: Synth, prod_cfg: Config) -> None:
+    dr = prod_cfg.disaster_recovery
+    assert dr.mode == "pilot-light"
+    for stack in (HUB, SPOKE, "KobeProd-NetworkAttachments-Osaka", "KobeProd-SpokeZones-ResidentRegistry-Osaka"):
+        assert prod.artifacts[stack]["environment"].endswith(f"/{OSAKA}"), stack
+    (gateway,) = prod.resources(HUB, "AWS::EC2::TransitGateway").values()
+    assert props(gateway)["AmazonSideAsn"] == dr.transit_gateway_asn != prod_cfg.network.transit_gateway_asn
+    tables = {t["Value"] for r in prod.resources(HUB, "AWS::EC2::TransitGatewayRouteTable").values()
+              for t in props(r)["Tags"] if t["Key"] == "Segment"}  # fmt: skip
+    assert tables == {"hub", "mynumber", "lgwan"}  # the same segment tables as Tokyo
+    cidrs = {props(v)["CidrBlock"] for v in prod.resources(HUB, "AWS::EC2::VPC").values()}
+    assert cidrs == {dr.hub_cidr, *(s.dns.cidr for s in dr.segments.values())}
+    (spoke_vpc,) = prod.resources(SPOKE, "AWS::EC2::VPC").values()
+    assert props(spoke_vpc)["CidrBlock"] == dr.spokes["resident-registry"].cidr
+    # reached from the city hall over each segment's Direct Connect gateway, advertising Osaka's prefixes; no VPN
+    links = {props(r)["DirectConnectGatewayId"]: sorted(props(r)["AllowedPrefixesToDirectConnectGateway"])
+             for r in prod.resources(HUB, "AWS::DirectConnect::DirectConnectGatewayAssociation").values()}  # fmt: skip
+    assert links == {
+        prod_cfg.network.segments[name].direct_connect_gateway_id: sorted(seg.direct_connect_allowed_prefixes)
+        for name, seg in dr.segments.items()
+    }
+    assert not prod.resources(HUB, "AWS::EC2::VPNConnection")
+    services = {props(e)["ServiceName"].split(".")[-1] for e in prod.resources(HUB, "AWS::EC2::VPCEndpoint").values()}
+    assert services == set(dr.endpoint_services)
+    assert len(prod.resources(HUB, "AWS::Route53Resolver::FirewallRuleGroupAssociation")) == 3  # hub, 2 DNS VPCs
+    # no hosts: they come back by restore jobs
+    assert not [s for s, _, _ in prod.all_resources("AWS::EC2::Instance") if s.endswith("-Osaka")]
+    assert not [n for n in prod.templates if n.startswith("KobeProd-Spoke-Linkage-Osaka")]  # only business systems
+
+
+def _stacks(synthesized: Synth) -> list[Any]:
+    from govcloud.compliance.rules import Stack
+
+    return [Stack(name=n, region="", template=synthesized.template(n), stack_name=n) for n in synthesized.templates]
+
+
+def test_an_osaka_spoke_cannot_reach_another_segment(prod: Synth) -> None:
+    """GC-NET-5 reads Osaka's gateway like Tokyo's: the Osaka spoke propagated into the LGWAN table is a finding."""
+    from govcloud.compliance.rules import Settings, check_segment_isolation
+
+    settings = Settings(production=True, environment="x", municipality="x", min_log_retention_days=1)
+    stacks = _stacks(prod)
+    assert list(check_segment_isolation(stacks, settings)) == []
+    hub = prod.template(HUB)
+    lgwan_table = next(lid for lid, r in hub["Resources"].items() if r["Type"] == "AWS::EC2::TransitGatewayRouteTable"
+                       and {"Key": "Segment", "Value": "lgwan"} in props(r)["Tags"])  # fmt: skip
+    hub = copy.deepcopy(hub)  # the LGWAN table published, as a hand-made change would
+    hub["Outputs"]["PublishOutputRefLgwanRouteTable"] = {"Value": {"Ref": lgwan_table}}
+    broken = copy.deepcopy(prod.template("KobeProd-NetworkAttachments-Osaka"))
+    crossing = copy.deepcopy(broken["Resources"]["ResidentRegistryIntoMynumberF683DCCA"])
+    crossing["Properties"]["TransitGatewayRouteTableId"]["Fn::GetStackOutput"]["OutputName"] = (
+        "PublishOutputRefLgwanRouteTable"
+    )
+    broken["Resources"]["ResidentRegistryIntoLgwan"] = crossing
+    replaced = {"KobeProd-NetworkAttachments-Osaka": broken, HUB: hub}
+    stacks = [type(s)(s.name, s.region, replaced.get(s.name, s.template), s.stack_name) for s in stacks]
+    findings = list(check_segment_isolation(stacks, settings))
+    assert findings and all("Osaka" in f"{f}" for f in findings), findings
+
+
+def test_a_mode_change_touches_only_osaka_stacks(prod: Synth, prod_cfg: Config, tmp_path) -> None:
+    """From copies to a pilot light: the change guard over the Tokyo stacks is empty, and Osaka only gains stacks."""
+    from govcloud.review.changes import compare
+
+    copies = synth(prod_cfg.model_copy(update={"disaster_recovery": prod_cfg.disaster_recovery.model_copy(
+        update={"mode": "copies"})}), tmp_path / "copies")  # fmt: skip
+    report = compare(load_assembly(copies.outdir), load_assembly(prod.outdir))
+    assert [stack for stack in report.by_stack if stack not in report.stacks_added] == []
+    assert not report.stacks_removed and not report.blocking(())
+    assert set(report.stacks_added) == {
+        HUB, SPOKE, "KobeProd-NetworkAttachments-Osaka", "KobeProd-SpokeZones-ResidentRegistry-Osaka"}  # fmt: skip
+
+
+def _pilot_light(**changes: Any) -> dict[str, Any]:
+    data = config_data("kobe-prod")
+    data["disaster_recovery"].update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        ({"hub_cidr": "10.0.0.0/22"}, "disaster_recovery.hub_cidr", "overlaps 10.0.0.0/22, used in Tokyo"),
+        (
+            {"transit_gateway_asn": 64520},
+            "disaster_recovery.transit_gateway_asn",
+            "must differ from network.transit_gateway_asn",
+        ),
+        (
+            {"endpoint_services": ["ssm", "rds"]},
+            "disaster_recovery.endpoint_services[1]",
+            "not an endpoint service of [network]",
+        ),
+        ({"spokes": {}}, "disaster_recovery.spokes.resident-registry", "the Osaka CIDR of this system's spoke"),
+        ({"hub_cidr": None}, "disaster_recovery.hub_cidr", "required for a pilot light"),
+    ],
+)
+def test_a_pilot_light_needs_addresses_of_its_own(change: dict[str, Any], key: str, message: str) -> None:
+    data = _pilot_light(**{k: v for k, v in change.items() if v is not None})
+    for k, v in change.items():
+        if v is None:
+            del data["disaster_recovery"][k]
+    with pytest.raises(ConfigError) as raised:
+        parse(data, "kobe-prod (pilot light)")
+    assert key in str(raised.value) and message in str(raised.value)
+
+
+def test_staging_keeps_copies_only(stg: Synth, stg_cfg: Config) -> None:
+    assert stg_cfg.disaster_recovery.mode == "copies"
+    assert not [
+        n
+        for n in stg.templates
+        if n.startswith(("KobeStg-NetworkHub-Osaka", "KobeStg-Spoke-")) and n.endswith("-Osaka")
+    ]
+    assert pascal("kobe-stg") == "KobeStg"
+
+
+def test_make_cost_prices_each_mode(prod_cfg: Config) -> None:
+    from govcloud.review import cost
+
+    prices = cost.Prices()
+    rows = {r.label: r.usd for r in cost.recovery_lines(prod_cfg, prices)}
+    assert rows["8 hub endpoints x 2 zones (Tokyo's rate: no sourced Osaka rate)"] == pytest.approx(8 * 2 * 0.014 * 730)
+    assert rows["4 Resolver endpoints x 2 zones (page default rate)"] == pytest.approx(4 * 2 * 0.125 * 730)
+    assert rows[
+        "4 Transit Gateway attachments (Tokyo's rate: no sourced Osaka rate; links not counted)"
+    ] == pytest.approx(4 * 0.07 * 730)
+    text = cost.render(prod_cfg, prices, [2])
+    assert "| `copies` | the network" in text and "| `pilot-light` | **total** | **1,101.92** |" in text
