@@ -29,6 +29,8 @@ WAVES = ("a", "b")
 IMAGE_TAG = "Image"
 """The image a host should run (an AMI ID, or ``latest``); ``govcloud.ops update-image`` brings it there."""
 BACKUP_TAG = "Backup"
+TIER_SUBNETS = {"application": "Application", "data": "Data"}
+"""The spoke subnet group of each host tier."""
 AGENT_CONFIG_TAG = "AgentConfig"
 
 
@@ -191,6 +193,11 @@ def linkage_log_group(cfg: Config, purpose: str) -> str:
 def trail(cfg: Config, purpose: str) -> str:
     """Trail names; the log bucket admits trails named ``<env>-*`` only."""
     return f"{cfg.name}-{purpose}"
+
+
+def recovery_group_output(role: str) -> str:
+    """The output of an Osaka recovery stack that holds a host role's security group ID (``recover`` reads it)."""
+    return "".join(part.capitalize() for part in role.split("-")) + "SecurityGroupId"
 
 
 def operations_role(cfg: Config) -> str:

@@ -16,6 +16,7 @@ from govcloud.stacks.linkage import LinkageDataStack, LinkageStack
 from govcloud.stacks.log_archive import LogArchiveStack
 from govcloud.stacks.network_attachments import NetworkAttachmentsStack
 from govcloud.stacks.network_hub import NetworkHubStack
+from govcloud.stacks.recovery import RecoveryStack
 from govcloud.stacks.spoke import SpokeNetworkStack, SpokeZonesStack
 
 
@@ -68,9 +69,19 @@ class GovCloudStage(cdk.Stage):
         self.hub, self.spokes, self.network_of = self._network_in(cfg, None, "", self.baselines)
         if cfg.disaster_recovery.mode == "pilot-light":
             osaka = cfg.model_copy(update={"network": osaka_network(cfg)})
-            self.osaka_hub, self.osaka_spokes, _ = self._network_in(
+            self.osaka_hub, self.osaka_spokes, osaka_network_of = self._network_in(
                 osaka, cfg.regions.dr.name, "-Osaka", self.osaka_baselines
             )
+            for name, system in cfg.systems.items():
+                recovery = RecoveryStack(
+                    self,
+                    f"Recovery-{pascal(name)}",
+                    cfg=osaka,
+                    system=name,
+                    vpc=self.osaka_spokes[system.spoke].network.vpc,
+                    region=cfg.regions.dr.name,
+                )
+                after(recovery, *osaka_network_of[system.spoke])
 
     def _network_in(
         self, cfg: Config, region: str | None, suffix: str, baselines: dict[str, SecurityBaselineStack]

@@ -4,6 +4,7 @@ Tokyo stack; its addressing checked by config."""
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from tests.support import Synth, props, synth
 OSAKA = "ap-northeast-3"
 HUB = "KobeProd-NetworkHub-Osaka"
 SPOKE = "KobeProd-Spoke-ResidentRegistry-Osaka"
+RECOVERY = "KobeProd-Recovery-ResidentRegistry"
 
 
 def test_production_runs_a_pilot_light_with_its_own_addresses_in_osaka(prod: Synth, prod_cfg: Config) -> None:
@@ -87,8 +89,8 @@ def test_a_mode_change_touches_only_osaka_stacks(prod: Synth, prod_cfg: Config, 
     report = compare(load_assembly(copies.outdir), load_assembly(prod.outdir))
     assert [stack for stack in report.by_stack if stack not in report.stacks_added] == []
     assert not report.stacks_removed and not report.blocking(())
-    assert set(report.stacks_added) == {
-        HUB, SPOKE, "KobeProd-NetworkAttachments-Osaka", "KobeProd-SpokeZones-ResidentRegistry-Osaka"}  # fmt: skip
+    assert set(report.stacks_added) == {HUB, SPOKE, "KobeProd-NetworkAttachments-Osaka",
+                                        "KobeProd-SpokeZones-ResidentRegistry-Osaka", RECOVERY}  # fmt: skip
 
 
 def _pilot_light(**changes: Any) -> dict[str, Any]:
@@ -147,3 +149,40 @@ def test_make_cost_prices_each_mode(prod_cfg: Config) -> None:
     ] == pytest.approx(4 * 0.07 * 730)
     text = cost.render(prod_cfg, prices, [2])
     assert "| `copies` | the network" in text and "| `pilot-light` | **total** | **1,101.92** |" in text
+
+
+def test_restored_hosts_join_security_groups_with_tokyos_rules_on_osakas_addresses(
+    prod: Synth, prod_cfg: Config
+) -> None:
+    """The recovery stack holds each role's group (``recover`` reads their IDs from its outputs); the same ports
+    and callers as Tokyo, the hub and S3 of Osaka, the city's update servers."""
+    from govcloud import naming
+
+    def rules(stack: str) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for lid, group in prod.resources(stack, "AWS::EC2::SecurityGroup").items():
+            role = lid.split("SecurityGroup")[0]
+            out[role] = sorted(
+                (e.get("CidrIp", "group" if "DestinationSecurityGroupId" in e or "SourceSecurityGroupId" in e else "-"),
+                 e.get("FromPort"), e.get("IpProtocol"))
+                for e in [*props(group).get("SecurityGroupEgress", []), *props(group).get("SecurityGroupIngress", [])]
+            )  # fmt: skip
+        return out
+
+    osaka, tokyo = rules(RECOVERY), rules("KobeProd-System-ResidentRegistry")
+    tokyo.pop("BackupRestoreTest")  # the weekly restore test's isolated group stays in Tokyo
+    assert set(osaka) == set(tokyo) == {"Web", "Db", "Batch", "LoadBalancer"}
+    dr, net = prod_cfg.disaster_recovery, prod_cfg.network
+    tokyo_spoke = ipaddress.IPv4Network(net.spokes["resident-registry"].cidr)
+
+    def in_osaka(rule: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (dr.hub_cidr if rule[0] == net.hub_cidr else rule[0], *rule[1:])
+
+    for role in osaka:
+        # Tokyo's hosts also reach the execute-api endpoints in their own spoke; Osaka has none (no linkage there)
+        expected = [in_osaka(r) for r in tokyo[role]
+                    if not (r[0][0].isdigit() and ipaddress.IPv4Network(r[0]).subnet_of(tokyo_spoke))]  # fmt: skip
+        assert osaka[role] == expected, role
+    outputs = prod.template(RECOVERY)["Outputs"]
+    assert {naming.recovery_group_output(r) for r in ("web", "db", "batch", "load-balancer")} <= set(outputs)
+    assert prod.artifacts[RECOVERY]["environment"] == f"aws://{prod_cfg.account_id('resident-registry')}/{OSAKA}"

@@ -42,6 +42,7 @@ def test_staging_stack_snapshot(stg, snapshot_json, stack: str) -> None:
         "KobeProd-System-ResidentRegistry",
         "KobeProd-NetworkHub-Osaka",
         "KobeProd-Spoke-ResidentRegistry-Osaka",
+        "KobeProd-Recovery-ResidentRegistry",
     ],
 )
 def test_production_stack_snapshot(prod, snapshot_json, stack: str) -> None:

@@ -3,6 +3,7 @@
 python -m govcloud.ops [-c env=NAME | -c config=PATH] [--role-name NAME] preflight [--format table|json] [--only CHECK]
 python -m govcloud.ops [-c env=NAME | -c config=PATH] [--role-name NAME] verify [--format table|json] [--only CHECK]
 python -m govcloud.ops prices --refresh [--output PATH]
+python -m govcloud.ops recover --system NAME [--dry-run] [-c env=NAME | -c config=PATH]
 python -m govcloud.ops update-image --system NAME [--role ROLE ...] [--dry-run] [-c env=NAME | -c config=PATH]
 
 preflight and verify are read-only and assume the operations role of the baseline in each account (override with
@@ -17,7 +18,7 @@ import sys
 
 from govcloud import naming
 from govcloud.config import ConfigError, load, resolve
-from govcloud.ops import checks, preflight, prices, update_image, verify
+from govcloud.ops import checks, preflight, prices, recover, update_image, verify
 from govcloud.ops.aws import Access, ToolProblem
 
 
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     price = sub.add_parser("prices", help="rebuild data/aws-prices.json from the AWS Price List API", parents=[common])
     price.add_argument("--refresh", action="store_true", required=True)
     price.add_argument("--output", default=str(prices.PRICES_FILE))
+    restore = sub.add_parser("recover", parents=[common], help="restore a system's hosts in Osaka's pilot light")
+    restore.add_argument("--system", required=True)
+    restore.add_argument("--dry-run", action="store_true", help="print the plan, start nothing")
     image = sub.add_parser(
         "update-image", parents=[common], help="bring a system's hosts to their configured image (root volumes)"
     )
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             print(render(results))
             return checks.exit_code(results)
         access = Access(role_name=args.role_name)
+        if args.command == "recover":
+            return recover.run(cfg, args.system, access, dry_run=args.dry_run, out=sys.stdout, progress=sys.stderr)
         return update_image.run(
             cfg, args.system, args.role, access, dry_run=args.dry_run, out=sys.stdout, progress=sys.stderr
         )

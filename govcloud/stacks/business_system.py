@@ -35,7 +35,7 @@ from govcloud.prerequisites import ELB_LOG_ACCOUNTS
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.linkage import SUBSCRIBER_QUEUE_ACTIONS
 
-TIER_SUBNETS = {"application": "Application", "data": "Data"}
+TIER_SUBNETS = naming.TIER_SUBNETS
 HTTPS = 443
 
 
@@ -75,7 +75,7 @@ class BusinessSystemStack(GovCloudStack):
         self.data_key = data_key
         self.logs_key = logs_key
         self.topic = self._operations_topic(conf)
-        self.groups = self._security_groups(conf)
+        self.groups = host_security_groups(self, cfg, system, vpc)
         identity = self._host_identity()
         self._hosts(identity)
         self._patching()
@@ -217,69 +217,6 @@ class BusinessSystemStack(GovCloudStack):
         return topic
 
     # ----- network access -----
-
-    def _security_groups(self, conf: BusinessSystem) -> dict[str, ec2.SecurityGroup]:
-        """One group per role (and one for the load balancer): ingress only from the configured callers on the
-        configured ports; egress only to the hub's endpoints, S3, the patch source and called roles."""
-        cfg = self.cfg
-        net = cfg.network
-        city_hall = list(net.segments[net.spokes[conf.spoke].segment].on_premises_cidrs)
-        patching = cfg.patching
-        spoke = net.spokes[conf.spoke]
-        # Endpoints kept in the spoke (execute-api for the linkage API) live in its application subnets; their
-        # private DNS names resolve there, so the hosts must reach them besides the hub's.
-        own_endpoint_subnets = (
-            [s.ipv4_cidr_block for s in self.vpc.select_subnets(subnet_group_name="Application").subnets]
-            if spoke.endpoints_in_spoke
-            else []
-        )
-        assert not any(cdk.Token.is_unresolved(c) for c in own_endpoint_subnets)  # literal CIDRs for cdk-nag rules
-        groups: dict[str, ec2.SecurityGroup] = {}
-        for host_role, spec in conf.roles.items():
-            group = ec2.SecurityGroup(
-                self,
-                f"{pascal(host_role)}SecurityGroup",
-                vpc=self.vpc,
-                description=f"{self.system} {host_role} hosts",
-                allow_all_outbound=False,
-            )
-            group.add_egress_rule(ec2.Peer.ipv4(net.hub_cidr), ec2.Port.tcp(HTTPS), "Hub endpoints (SSM, logs, KMS)")
-            for cidr in own_endpoint_subnets:
-                group.add_egress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(HTTPS), "This spoke's own endpoints")
-            group.add_egress_rule(
-                ec2.Peer.prefix_list(net.s3_prefix_list_id), ec2.Port.tcp(HTTPS), "S3 (agents, patches, repositories)"
-            )
-            source = patching.sources.get(spec.os) if patching else None
-            if source is not None:
-                group.add_egress_rule(ec2.Peer.ipv4(source.cidr), ec2.Port.tcp(HTTPS), f"Patch source {source.url}")
-            groups[host_role] = group
-        for host_role, spec in conf.roles.items():
-            for caller in spec.callers:
-                for port in spec.ports:
-                    if caller == CITY_HALL:
-                        for cidr in city_hall:
-                            groups[host_role].add_ingress_rule(
-                                ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), f"City hall to {host_role}"
-                            )
-                    else:
-                        groups[caller].connections.allow_to(
-                            groups[host_role], ec2.Port.tcp(port), f"{caller} to {host_role}"
-                        )
-        balanced = [name for name, spec in conf.roles.items() if spec.load_balancer]
-        if balanced:
-            lb = ec2.SecurityGroup(
-                self,
-                "LoadBalancerSecurityGroup",
-                vpc=self.vpc,
-                description=f"{self.system} internal load balancer: TLS from the city hall",
-                allow_all_outbound=False,
-            )
-            for cidr in city_hall:
-                lb.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(HTTPS), "City hall users (TLS)")
-            target = balanced[0]
-            lb.connections.allow_to(groups[target], ec2.Port.tcp(conf.roles[target].ports[0]), f"To {target}")
-            groups["load-balancer"] = lb
-        return groups
 
     # ----- identities: the linkage callers the hosts assume -----
 
@@ -523,3 +460,67 @@ class BusinessSystemStack(GovCloudStack):
             targets=[elb_targets.InstanceIdTarget(host.instance.ref) for host in self.hosts[host_role]],
             health_check=elbv2.HealthCheck(protocol=elbv2.Protocol.HTTPS, healthy_http_codes="200-399"),
         )
+
+
+def host_security_groups(scope: Construct, cfg: Config, system: str, vpc: ec2.IVpc) -> dict[str, ec2.SecurityGroup]:
+    """One group per role (and one for the load balancer): ingress only from the configured callers on the
+    configured ports; egress only to the hub's endpoints, S3, the patch source and called roles."""
+    conf = cfg.systems[system]
+    net = cfg.network
+    city_hall = list(net.segments[net.spokes[conf.spoke].segment].on_premises_cidrs)
+    patching = cfg.patching
+    spoke = net.spokes[conf.spoke]
+    # Endpoints kept in the spoke (execute-api for the linkage API) live in its application subnets; their
+    # private DNS names resolve there, so the hosts must reach them besides the hub's.
+    own_endpoint_subnets = (
+        [s.ipv4_cidr_block for s in vpc.select_subnets(subnet_group_name="Application").subnets]
+        if spoke.endpoints_in_spoke
+        else []
+    )
+    assert not any(cdk.Token.is_unresolved(c) for c in own_endpoint_subnets)  # literal CIDRs for cdk-nag rules
+    groups: dict[str, ec2.SecurityGroup] = {}
+    for host_role, spec in conf.roles.items():
+        group = ec2.SecurityGroup(
+            scope,
+            f"{pascal(host_role)}SecurityGroup",
+            vpc=vpc,
+            description=f"{system} {host_role} hosts",
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(ec2.Peer.ipv4(net.hub_cidr), ec2.Port.tcp(HTTPS), "Hub endpoints (SSM, logs, KMS)")
+        for cidr in own_endpoint_subnets:
+            group.add_egress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(HTTPS), "This spoke's own endpoints")
+        group.add_egress_rule(
+            ec2.Peer.prefix_list(net.s3_prefix_list_id), ec2.Port.tcp(HTTPS), "S3 (agents, patches, repositories)"
+        )
+        source = patching.sources.get(spec.os) if patching else None
+        if source is not None:
+            group.add_egress_rule(ec2.Peer.ipv4(source.cidr), ec2.Port.tcp(HTTPS), f"Patch source {source.url}")
+        groups[host_role] = group
+    for host_role, spec in conf.roles.items():
+        for caller in spec.callers:
+            for port in spec.ports:
+                if caller == CITY_HALL:
+                    for cidr in city_hall:
+                        groups[host_role].add_ingress_rule(
+                            ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), f"City hall to {host_role}"
+                        )
+                else:
+                    groups[caller].connections.allow_to(
+                        groups[host_role], ec2.Port.tcp(port), f"{caller} to {host_role}"
+                    )
+    balanced = [name for name, spec in conf.roles.items() if spec.load_balancer]
+    if balanced:
+        lb = ec2.SecurityGroup(
+            scope,
+            "LoadBalancerSecurityGroup",
+            vpc=vpc,
+            description=f"{system} internal load balancer: TLS from the city hall",
+            allow_all_outbound=False,
+        )
+        for cidr in city_hall:
+            lb.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(HTTPS), "City hall users (TLS)")
+        target = balanced[0]
+        lb.connections.allow_to(groups[target], ec2.Port.tcp(conf.roles[target].ports[0]), f"To {target}")
+        groups["load-balancer"] = lb
+    return groups
