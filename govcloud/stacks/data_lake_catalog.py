@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_athena as athena
-from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -14,8 +13,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from govcloud import naming
-from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
+from govcloud.compliance.packs import acknowledge_wildcards
 from govcloud.config import DATA_LAKE_ZONES, Config
+from govcloud.constructs.data_events import data_events_trail
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.data_lake import RESULTS
 
@@ -218,30 +218,15 @@ class DataLakeCatalogStack(GovCloudStack):
         """Who read what: data events of every data lake bucket, to the log archive."""
         cfg, buckets = self.cfg, self.buckets
         log_bucket = s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg))
-        trail = cloudtrail.Trail(
+        data_events_trail(
             self,
             "DataEventsTrail",
-            trail_name=naming.trail(cfg, "data-lake-events"),
-            bucket=log_bucket,
-            s3_key_prefix=naming.CLOUDTRAIL_PREFIX,
-            enable_file_validation=True,
-            include_global_service_events=False,
-            is_multi_region_trail=False,
-            management_events=cloudtrail.ReadWriteType.NONE,
-        )
-        trail.add_s3_event_selector(
-            [cloudtrail.S3EventSelector(bucket=b) for b in buckets.values()],
-            read_write_type=cloudtrail.ReadWriteType.ALL,
-            include_management_events=False,
-        )
-        cfn_trail = trail.node.default_child
-        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
-        cfn_trail.kms_key_id = naming.log_archive_key_arn(cfg)
-        acknowledge(
-            trail,
-            "NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled",
-            "This trail records data events only (every object read and write) for audit in the tamper-proof log "
-            "archive; alarms on account activity come from the management trail.",
+            cfg=cfg,
+            name="data-lake-events",
+            buckets=list(buckets.values()),
+            log_bucket=log_bucket,
+            reason="This trail records data events only (every object read and write) for audit in the tamper-proof "
+            "log archive; alarms on account activity come from the management trail.",
         )
 
     def _role(self, purpose: str, principal: iam.IPrincipal, description: str) -> iam.Role:

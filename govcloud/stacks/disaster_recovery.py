@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
-from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -14,6 +13,7 @@ from govcloud import naming
 from govcloud.compliance.packs import acknowledge
 from govcloud.config import Config, pascal
 from govcloud.constructs.buckets import SecureBucket, object_lock
+from govcloud.constructs.data_events import data_events_trail
 from govcloud.constructs.keys import DataKey
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.data_lake import restrict_zone
@@ -97,28 +97,13 @@ class DisasterRecoveryStack(GovCloudStack):
 
     def _data_events(self, cfg: Config) -> None:
         """Who read what in Osaka: data events of the replicas, to the log archive (bucket and key in Tokyo)."""
-        trail = cloudtrail.Trail(
+        data_events_trail(
             self,
             "DataEventsTrail",
-            trail_name=naming.trail(cfg, "data-lake-replica-events"),
-            bucket=s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg)),
-            s3_key_prefix=naming.CLOUDTRAIL_PREFIX,
-            enable_file_validation=True,
-            include_global_service_events=False,
-            is_multi_region_trail=False,
-            management_events=cloudtrail.ReadWriteType.NONE,
-        )
-        trail.add_s3_event_selector(
-            [cloudtrail.S3EventSelector(bucket=b) for b in self.replicas.values()],
-            read_write_type=cloudtrail.ReadWriteType.ALL,
-            include_management_events=False,
-        )
-        cfn_trail = trail.node.default_child
-        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
-        cfn_trail.kms_key_id = naming.log_archive_key_arn(cfg)  # CloudTrail's key sits with the bucket, in Tokyo
-        acknowledge(
-            trail,
-            "NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled",
-            "This trail records data events only (every read and write of the Osaka replicas) for audit in the "
+            cfg=cfg,
+            name="data-lake-replica-events",
+            buckets=list(self.replicas.values()),
+            log_bucket=s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg)),
+            reason="This trail records data events only (every read and write of the Osaka replicas) for audit in the "
             "tamper-proof log archive; alarms on account activity come from the management trail.",
         )

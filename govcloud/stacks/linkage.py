@@ -13,7 +13,6 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
@@ -33,6 +32,7 @@ from govcloud.compliance.packs import acknowledge, acknowledge_wildcards
 from govcloud.config import Config, pascal
 from govcloud.config.linkage import handler_datasets
 from govcloud.constructs.buckets import SecureBucket
+from govcloud.constructs.data_events import data_events_trail
 from govcloud.constructs.function_identity import function_identity
 from govcloud.constructs.keys import KEY_ADMIN_ACTIONS, DataKey, lock_statements, service_statement
 from govcloud.constructs.log_groups import encrypted_log_group
@@ -252,31 +252,15 @@ class LinkageDataStack(GovCloudStack):
         """Every read and write of the exchange's objects, recorded by a trail of its own into the log archive
         (the organisation's trail records management events only)."""
         cfg = self.cfg
-        trail = cloudtrail.Trail(
+        data_events_trail(
             self,
             "ExchangeDataEvents",
-            trail_name=naming.trail(cfg, "linkage-exchange-data-events"),
-            bucket=s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg)),
-            s3_key_prefix=naming.CLOUDTRAIL_PREFIX,
-            enable_file_validation=True,
-            include_global_service_events=False,
-            is_multi_region_trail=False,
-            management_events=cloudtrail.ReadWriteType.NONE,
-            send_to_cloud_watch_logs=False,
-        )
-        trail.add_s3_event_selector(
-            [cloudtrail.S3EventSelector(bucket=self.bucket)],
-            include_management_events=False,
-            read_write_type=cloudtrail.ReadWriteType.ALL,
-        )
-        cfn_trail = trail.node.default_child
-        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
-        cfn_trail.kms_key_id = naming.log_archive_key_arn(cfg)  # the archive key, by alias: another account's
-        acknowledge(
-            trail,
-            "NIST.800.53.R5-CloudTrailCloudWatchLogsEnabled",
-            "Data events of the exchange (one per object read or written) go to the tamper-proof log archive for "
-            "audit; alarms work on the management events of the organisation's trail.",
+            cfg=cfg,
+            name="linkage-exchange-data-events",
+            buckets=[self.bucket],
+            log_bucket=s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg)),
+            reason="Data events of the exchange (one per object read or written) go to the tamper-proof log archive "
+            "for audit; alarms work on the management events of the organisation's trail.",
         )
 
     def _malware_protection(self, key: kms.IKey) -> None:
