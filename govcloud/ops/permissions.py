@@ -6,8 +6,8 @@ a read, and another that the tools call nothing outside it.
 
 from __future__ import annotations
 
-# Verbs of IAM actions that read. DetectStackDrift and DetectStackResourceDrift compare a stack with its resources
-# and change neither: IAM lists them as reads too.
+# Verbs of IAM actions that read. DetectStackDrift and DetectStackResourceDrift start a comparison of a stack with
+# its resources and change neither.
 READ_VERBS = ("Describe", "Get", "List", "DetectStackDrift", "DetectStackResourceDrift")
 
 READ_ONLY_ACTIONS = (
