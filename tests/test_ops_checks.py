@@ -609,3 +609,24 @@ def test_an_endpoint_that_answers_no_aws_response_is_a_tool_problem() -> None:
 
     with pytest.raises(ToolProblem, match="not an AWS response .* check the endpoint"):
         checks.call(unparsable, "reading VPC Block Public Access")
+
+
+def test_with_a_pilot_light_the_osaka_prefix_list_is_checked_too(prod_cfg) -> None:
+    """Osaka's spokes admit ``disaster_recovery.s3_cidrs`` in their network ACLs: a stale copy fails the row."""
+    asked: list[str] = []
+
+    class Access_:
+        def client(self, service: str, account: str, region: str, *, check: str = "") -> Any:
+            asked.append(region)
+            client = boto3.client("ec2", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+            stub = Stubber(client)
+            stub.add_response("describe_managed_prefix_lists", {"PrefixLists": [{"PrefixListId": "pl-0a1b2c3d"}]})
+            cidrs = prod_cfg.network.s3_cidrs if region == "ap-northeast-1" else ["198.51.100.0/25"]
+            stub.add_response("get_managed_prefix_list_entries", {"Entries": [{"Cidr": c} for c in cidrs]})
+            stub.activate()
+            return client
+
+    env = checks.Env(prod_cfg, Access_(), now=NOW)
+    results = list(preflight.s3_prefix_list(env))
+    assert asked == ["ap-northeast-1", "ap-northeast-3"]
+    assert [(r.region, r.ok) for r in results] == [("ap-northeast-1", True), ("ap-northeast-3", False)]

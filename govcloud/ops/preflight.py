@@ -187,25 +187,31 @@ def session_document(env: Env) -> Iterator[Result]:
 
 
 def s3_prefix_list(env: Env) -> Iterator[Result]:
-    """The spokes' network ACLs admit ``network.s3_cidrs``: they must equal S3's prefix list."""
-    account, region = env.cfg.network.account, env.regions[0]
-    ec2 = env.client("ec2", account, region)
-    lists = call(
-        lambda: ec2.describe_managed_prefix_lists(
-            Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{region}.s3"]}]
-        )["PrefixLists"],
-        "reading S3's prefix list",
-    )
-    expected = ", ".join(sorted(env.cfg.network.s3_cidrs))
-    if not lists:
-        yield env.result(account, region, "S3 prefix list", expected, "no prefix list for S3", False)
-        return
-    entries = call(
-        lambda: ec2.get_managed_prefix_list_entries(PrefixListId=lists[0]["PrefixListId"])["Entries"],
-        "reading S3's prefix list entries",
-    )
-    found = ", ".join(sorted(e["Cidr"] for e in entries))
-    yield env.result(account, region, f"S3 prefix list {lists[0]['PrefixListId']}", expected, found, found == expected)
+    """The spokes' network ACLs admit ``network.s3_cidrs`` (and, with a pilot light, Osaka's spokes
+    ``disaster_recovery.s3_cidrs``): they must equal S3's prefix list in that region."""
+    account = env.cfg.network.account
+    wanted = [(env.regions[0], env.cfg.network.s3_cidrs)]
+    if env.cfg.disaster_recovery.mode == "pilot-light":
+        wanted.append((env.regions[1], env.cfg.disaster_recovery.s3_cidrs))
+    for region, cidrs in wanted:
+        ec2 = env.client("ec2", account, region)
+        lists = call(
+            lambda: ec2.describe_managed_prefix_lists(
+                Filters=[{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{region}.s3"]}]
+            )["PrefixLists"],
+            f"reading S3's prefix list in {region}",
+        )
+        expected = ", ".join(sorted(cidrs))
+        if not lists:
+            yield env.result(account, region, "S3 prefix list", expected, "no prefix list for S3", False)
+            continue
+        entries = call(
+            lambda: ec2.get_managed_prefix_list_entries(PrefixListId=lists[0]["PrefixListId"])["Entries"],
+            f"reading S3's prefix list entries in {region}",
+        )
+        found = ", ".join(sorted(e["Cidr"] for e in entries))
+        subject = f"S3 prefix list {lists[0]['PrefixListId']}"
+        yield env.result(account, region, subject, expected, found, found == expected)
 
 
 def external_principals(env: Env) -> Iterator[Result]:
