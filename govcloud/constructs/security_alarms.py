@@ -310,56 +310,46 @@ class SecurityAlarms(Construct):
                 "$.detail.eventTypeCode",
             )
         }
+
+        def alarm_rule(rule_id: str, description: str, pattern: events.EventPattern, message: str) -> None:
+            """An EventBridge rule that publishes ``message`` to the topic as the account's publisher role."""
+            rule = events.Rule(rules, rule_id, description=f"Security alarm: {description}", event_pattern=pattern)
+            rule.add_target(
+                targets.SnsTopic(
+                    self.topic,
+                    role=self.publisher,
+                    message=events.RuleTargetInput.from_text(f"[{stack.account}] {message}"),
+                )
+            )
+
         for alarm in API_CALL_ALARMS:
-            rule = events.Rule(
-                rules,
+            alarm_rule(
                 alarm.construct_id,
-                description=f"Security alarm: {alarm.title}",
-                event_pattern=events.EventPattern(
+                alarm.title,
+                events.EventPattern(
                     source=[alarm.source],
                     detail_type=["AWS API Call via CloudTrail"],
                     detail={"eventName": list(alarm.event_names)},
                 ),
-            )
-            rule.add_target(
-                targets.SnsTopic(
-                    self.topic,
-                    role=self.publisher,
-                    message=events.RuleTargetInput.from_text(
-                        f"[{stack.account}] {alarm.title}: {field['$.detail.eventName']} by "
-                        f"{field['$.detail.userIdentity.arn']} in "
-                        f"{field['$.region']}"
-                    ),
-                )
+                f"{alarm.title}: {field['$.detail.eventName']} by {field['$.detail.userIdentity.arn']} in "
+                f"{field['$.region']}",
             )
         for rule_id, band, severity in GUARDDUTY_BANDS:
-            rule = events.Rule(
-                rules,
+            alarm_rule(
                 rule_id,
-                description=f"Security alarm: GuardDuty finding, {band} severity",
-                event_pattern=events.EventPattern(
+                f"GuardDuty finding, {band} severity",
+                events.EventPattern(
                     source=["aws.guardduty"],
                     detail_type=["GuardDuty Finding"],
                     detail={"severity": [{"numeric": severity}]},
                 ),
+                f"GuardDuty {band}: {field['$.detail.type']} (severity {field['$.detail.severity']}): "
+                f"{field['$.detail.title']}",
             )
-            rule.add_target(
-                targets.SnsTopic(
-                    self.topic,
-                    role=self.publisher,
-                    message=events.RuleTargetInput.from_text(
-                        f"[{stack.account}] GuardDuty {band}: {field['$.detail.type']} "
-                        f"(severity {field['$.detail.severity']}): "
-                        f"{field['$.detail.title']}"
-                    ),
-                )
-            )
-
-        security_hub = events.Rule(
-            rules,
+        alarm_rule(
             "SecurityHubFindings",
-            description="Security alarm: Security Hub finding of high or critical severity",
-            event_pattern=events.EventPattern(
+            "Security Hub finding of high or critical severity",
+            events.EventPattern(
                 source=["aws.securityhub"],
                 detail_type=["Security Hub Findings - Imported"],
                 detail={
@@ -370,32 +360,13 @@ class SecurityAlarms(Construct):
                     }
                 },
             ),
+            f"Security Hub {field['$.detail.findings[0].Severity.Label']}: {field['$.detail.findings[0].Title']}",
         )
-        security_hub.add_target(
-            targets.SnsTopic(
-                self.topic,
-                role=self.publisher,
-                message=events.RuleTargetInput.from_text(
-                    f"[{stack.account}] Security Hub {field['$.detail.findings[0].Severity.Label']}: "
-                    f"{field['$.detail.findings[0].Title']}"
-                ),
-            )
-        )
-        health = events.Rule(
-            rules,
+        alarm_rule(
             "HealthEvents",
-            description="Security alarm: AWS Health event for this account",
-            event_pattern=events.EventPattern(source=["aws.health"], detail_type=["AWS Health Event"]),
-        )
-        health.add_target(
-            targets.SnsTopic(
-                self.topic,
-                role=self.publisher,
-                message=events.RuleTargetInput.from_text(
-                    f"[{stack.account}] AWS Health: {field['$.detail.service']} {field['$.detail.eventTypeCode']} "
-                    f"in {field['$.region']}"
-                ),
-            )
+            "AWS Health event for this account",
+            events.EventPattern(source=["aws.health"], detail_type=["AWS Health Event"]),
+            f"AWS Health: {field['$.detail.service']} {field['$.detail.eventTypeCode']} in {field['$.region']}",
         )
         default_policy = self.publisher.node.find_child("DefaultPolicy")
         acknowledge(

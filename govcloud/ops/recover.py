@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from govcloud import naming
 from govcloud.config import Config, pascal
 from govcloud.ops.aws import Access, ToolProblem, call
+from govcloud.ops.checks import pages
 from govcloud.ops.update_image import Clock
 
 POLL_SECONDS = 30
@@ -46,19 +47,15 @@ def plan(cfg: Config, system: str, access: Access) -> list[Restore]:
     zones = cfg.regions.dr.availability_zones
     vault = naming.backup_vault(cfg, system, region)
     backup = access.client("backup", account, region)
-    points: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = call(
-            lambda: backup.list_recovery_points_by_backup_vault(
-                BackupVaultName=vault, **({"NextToken": token} if token else {})
-            ),
+    points = list(
+        pages(
+            backup,
+            "list_recovery_points_by_backup_vault",
+            "RecoveryPoints",
             f"listing the recovery points in {vault} (Osaka)",
+            BackupVaultName=vault,
         )
-        points += page.get("RecoveryPoints", [])
-        token = page.get("NextToken")
-        if not token:
-            break
+    )
     latest: dict[str, dict[str, Any]] = {}
     for point in points:
         if point.get("Status") != "COMPLETED":

@@ -13,6 +13,7 @@ from govcloud.config import Config
 from govcloud.constructs.account_guards import AccountGuards
 from govcloud.constructs.account_services import AccountTrail, ConfigRecorder, GuardDuty, SecurityHub
 from govcloud.constructs.keys import SERVICES_OF, DataKey, service_statement
+from govcloud.constructs.principals import roles_matching
 from govcloud.constructs.security_alarms import SecurityAlarms
 from govcloud.ops.permissions import READ_ONLY_ACTIONS
 from govcloud.stacks.base import GovCloudStack
@@ -132,16 +133,11 @@ class SecurityBaselineStack(GovCloudStack):
         """The role ``python -m govcloud.ops preflight`` and ``verify`` assume: the reads they make and nothing more,
         trusted only by the configured operations principals (IAM is global: created once, in Tokyo)."""
         cfg = self.cfg
-        patterns = cfg.operations.principals
-        accounts = sorted({pattern.split(":")[4] for pattern in patterns})
         role = iam.Role(
             self,
             "OperationsReadOnlyRole",
             role_name=naming.operations_role(cfg),
-            assumed_by=iam.PrincipalWithConditions(
-                iam.CompositePrincipal(*(iam.AccountPrincipal(a) for a in accounts)),
-                {"ArnLike": {"aws:PrincipalArn": sorted(patterns)}},
-            ),
+            assumed_by=roles_matching(cfg.operations.principals),
             description="Read-only checks of the operations tools (preflight, verify); no data reads, no writes",
         )
         policy = iam.ManagedPolicy(

@@ -16,6 +16,7 @@ from govcloud import naming
 from govcloud.compliance.packs import acknowledge_wildcards
 from govcloud.config import DATA_LAKE_ZONES, Config
 from govcloud.constructs.data_events import data_events_trail
+from govcloud.constructs.principals import roles_matching
 from govcloud.stacks.base import GovCloudStack
 from govcloud.stacks.data_lake import RESULTS
 
@@ -74,21 +75,11 @@ class DataLakeCatalogStack(GovCloudStack):
         cfg = self.cfg
         lake = cfg.data_lake
 
-        def people(patterns: tuple[str, ...]) -> iam.IPrincipal:
-            """The configured roles of people (single sign-on), and nobody else in their accounts."""
-            accounts = sorted({pattern.split(":")[4] for pattern in patterns})
-            principal: iam.IPrincipal = (
-                iam.AccountPrincipal(accounts[0])
-                if len(accounts) == 1
-                else iam.CompositePrincipal(*(iam.AccountPrincipal(a) for a in accounts))
-            )
-            return iam.PrincipalWithConditions(principal, {"ArnLike": {"aws:PrincipalArn": sorted(patterns)}})
-
         self.roles = {
             "analyst": self._role(
-                "analyst", people(lake.analysts), "Reads the curated and analytics zones through Athena"
+                "analyst", roles_matching(lake.analysts), "Reads the curated and analytics zones through Athena"
             ),
-            "steward": self._role("steward", people(lake.stewards), "Reads every zone, the raw zone included"),
+            "steward": self._role("steward", roles_matching(lake.stewards), "Reads every zone, the raw zone included"),
             "ingestion": self._role(
                 "ingestion",
                 iam.AccountPrincipal(cfg.account_id(cfg.linkage.account)).with_conditions(
