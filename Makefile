@@ -57,10 +57,12 @@ bench: setup
 review: setup
 	@for env in $$(ls config/*.toml | xargs -n1 basename | sed 's/\.toml$$//'); do \
 	  $(CDK) synth --quiet -c env=$$env -o cdk.out.$$env || exit 1; \
-	  $(BIN)/python -m govcloud.review report cdk.out.$$env --out cdk.out.$$env || exit 1; done
+	  for lang in en ja; do \
+	    $(BIN)/python -m govcloud.review report cdk.out.$$env --out cdk.out.$$env/review --lang $$lang || exit 1; done; done
 
-diff: setup synth
-	ALLOW="$(ALLOW)" scripts/diff.sh $(or $(BASE),$(error give BASE=<git ref>, e.g. make diff BASE=origin/main)) $(ENV) $(CDK_OUT)
+REVIEW_LANG ?= ja
+diff: setup
+	ALLOW="$(ALLOW)" scripts/diff.sh $(or $(BASE),$(error give BASE=<git ref>, e.g. make diff BASE=origin/main)) $(REVIEW_LANG)
 
 deploy-check: setup synth
 	$(BIN)/python -m govcloud.review deploy-check $(CDK_OUT) --config config/$(ENV).toml

@@ -1,39 +1,43 @@
 #!/usr/bin/env bash
-# make diff BASE=<git ref> [ENV=kobe-stg] [ALLOW="STACK/ID ..."]
-# Synthesizes BASE in a separate git worktree, then compares it with the working tree's synth, offline:
-# the change guard (fails on a replaced or removed stateful resource) and `cdk diff --template` per stack.
+# make diff BASE=<git ref> [REVIEW_LANG=ja|en] [ALLOW="STACK/ID ..."]
+# For every environment in config/: synthesizes BASE in a separate git worktree and the working tree, offline, and
+# writes the pull-request review (python -m govcloud.review pr) in English and Japanese to review-pr/. Prints the
+# review in REVIEW_LANG. Exits 1 when the change guard fails in any environment (a stateful resource replaced or
+# removed without --allow), 2 when a synth or the review fails.
 set -euo pipefail
-base=${1:?usage: scripts/diff.sh BASE_REF ENV NEW_CDK_OUT}
-env=${2:-kobe-stg}
-new_out=${3:-cdk.out}
+base=${1:?usage: scripts/diff.sh BASE_REF [REVIEW_LANG]}
+lang=${2:-${REVIEW_LANG:-ja}}
 root=$(git rev-parse --show-toplevel)
 cdk="$root/node_modules/.bin/cdk"
 python="$root/.venv/bin/python"
+out="$root/review-pr"
 work=$(mktemp -d)
 trap 'git -C "$root" worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 git -C "$root" worktree add --detach "$work/base" "$base" >/dev/null
-echo "== synth of $base ($env)"
-(cd "$work/base" && "$cdk" synth --quiet --app "$python app.py" -c "env=$env" -o "$work/base-out")
-
-echo "== change guard: $base -> working tree"
+rm -rf "$out" && mkdir -p "$out"
 allow_args=()
 for id in ${ALLOW:-}; do allow_args+=(--allow "$id"); done
-set +e
-"$python" -m govcloud.review changes "$work/base-out" "$new_out" "${allow_args[@]}"
-guard=$?
-set -e
-
-echo "== cdk diff --template (offline)"
-"$python" - "$work/base-out" "$new_out" <<'PY' | while IFS=$'\t' read -r display template; do
-import sys
-from govcloud.review.assembly import load
-new = {s.name for s in load(sys.argv[2]).stacks}
-for s in load(sys.argv[1]).stacks:
-    if s.name in new:
-        print(f"{s.stage}/{s.template_path.name.split('.')[0]}\t{s.template_path}")
-PY
-  stack_id=$("$python" -c "import json,sys; m=json.load(open(sys.argv[1])); print(next(a['displayName'] for a in m['artifacts'].values() if a.get('properties',{}).get('templateFile')==sys.argv[2]))" "$(dirname "$template")/manifest.json" "$(basename "$template")")
-  "$cdk" diff --exclusively --app "$new_out" --template "$template" "$stack_id" || true
+failed=0
+for config in "$root"/config/*.toml; do
+  env=$(basename "$config" .toml)
+  echo "== $env: synth of $base and of the working tree" >&2
+  if [ -f "$work/base/config/$env.toml" ]; then
+    (cd "$work/base" && "$cdk" synth --quiet --app "$python app.py" -c "env=$env" -o "$work/base-$env") >&2
+  else
+    mkdir -p "$work/base-$env" && echo '{"version": "55.0.0", "artifacts": {}}' > "$work/base-$env/manifest.json"
+  fi
+  (cd "$root" && "$cdk" synth --quiet -c "env=$env" -o "cdk.out.$env") >&2
+  for l in en ja; do
+    set +e
+    "$python" -m govcloud.review pr "$work/base-$env" "$root/cdk.out.$env" --lang "$l" --out "$out/$env.$l.md" \
+      "${allow_args[@]}"
+    status=$?
+    set -e
+    if [ "$status" -eq 2 ]; then exit 2; fi
+    if [ "$status" -eq 1 ] && [ "$l" = en ]; then failed=1; fi
+  done
 done
-exit $guard
+for l in en ja; do cat "$out"/*."$l".md > "$out/review-pr.$l.md"; done
+cat "$out/review-pr.$lang.md"
+exit $failed

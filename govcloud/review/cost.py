@@ -9,12 +9,13 @@ same whichever way the design goes, or they depend on traffic nobody has measure
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from govcloud.config import PROJECT_ROOT, Config
 from govcloud.os_profiles import PROFILES
+from govcloud.review.assembly import StackArtifact
 
 PRICES_FILE = PROJECT_ROOT / "data" / "aws-prices.json"
 HOURS_PER_MONTH = 730
@@ -307,3 +308,91 @@ def _cheaper(estimates: list[Estimate]) -> str:
         )
     ram_wins = all(e.ram_dns <= (e.profile_dns or 0) for e in estimates)
     return f"DNS delivery: `{'ram' if ram_wins else 'profile'}` is cheaper for every spoke count above."
+
+
+@dataclass(frozen=True)
+class Item:
+    """One kind of always-on resource found in templates: how many, and the monthly USD of one (None: no sourced
+    price)."""
+
+    label: str
+    quantity: float
+    unit_usd: float | None
+
+
+def _region_rate(prices: Prices, key: tuple[str, ...], region: str) -> tuple[float | None, str]:
+    """The rate in ``region`` if the file has it, else the key's own region's (said in the label)."""
+    own = prices.get(key[0], key[1], region)
+    if own is not None:
+        return own.usd, ""
+    fallback = prices.get(*key)
+    return (None, "") if fallback is None else (fallback.usd, f", {key[2] if len(key) > 2 else 'Tokyo'} rate")
+
+
+def template_items(stacks: Iterable[StackArtifact], prices: Prices) -> dict[str, Item]:
+    """The always-on resources of these templates, priced: hosts by type and OS, EBS storage, interface endpoints
+    per zone, Transit Gateway attachments (VPC, and the Direct Connect and VPN links the templates declare), VPN
+    connections, Resolver endpoint ENIs, hosted zones, load balancers, alarms and KMS keys. Usage (traffic, storage,
+    requests) is not in templates and not counted."""
+    found: dict[str, list[float | None]] = {}
+
+    def add(label: str, quantity: float, unit: float | None) -> None:
+        entry = found.setdefault(label, [0.0, unit])
+        entry[0] = (entry[0] or 0.0) + quantity
+
+    def hourly(key: tuple[str, ...], region: str) -> tuple[float | None, str]:
+        usd, note = _region_rate(prices, key, region)
+        return (None if usd is None else usd * HOURS_PER_MONTH), note
+
+    for stack in stacks:
+        where = "Osaka" if stack.region == "ap-northeast-3" else "Tokyo"
+        for resource in stack.resources.values():
+            kind = resource.get("Type")
+            p = resource.get("Properties") or {}
+            if kind == "AWS::EC2::Instance":
+                tags = {t.get("Key"): t.get("Value") for t in p.get("Tags", []) if isinstance(t, dict)}
+                os_name = str(tags.get("OperatingSystem", ""))
+                if os_name in PROFILES:
+                    usd, note = hourly(instance_item(str(p.get("InstanceType")), os_name), stack.region)
+                    add(f"{p.get('InstanceType')} host, {PROFILES[os_name].price_os} ({where}{note})", 1, usd)
+                else:
+                    add(f"{p.get('InstanceType')} host, operating system not tagged ({where})", 1, None)
+                for mapping in p.get("BlockDeviceMappings", []):
+                    ebs = mapping.get("Ebs", {}) if isinstance(mapping, dict) else {}
+                    volume_type = ebs.get("VolumeType", "gp2")
+                    usd, note = _region_rate(prices, ("Amazon EBS", f"{volume_type} storage"), stack.region)
+                    add(f"EBS {volume_type} GB-month ({where}{note})", float(ebs.get("VolumeSize", 0)), usd)
+            elif kind == "AWS::EC2::Volume":
+                volume_type = p.get("VolumeType", "gp2")
+                usd, note = _region_rate(prices, ("Amazon EBS", f"{volume_type} storage"), stack.region)
+                add(f"EBS {volume_type} GB-month ({where}{note})", float(p.get("Size", 0)), usd)
+            elif kind == "AWS::EC2::VPCEndpoint" and p.get("VpcEndpointType") == "Interface":
+                usd, note = hourly(ENDPOINT, stack.region)
+                add(f"interface endpoint zone-hours ({where}{note})", len(p.get("SubnetIds", [])), usd)
+            elif kind == "AWS::EC2::TransitGatewayVpcAttachment" or (resource.get("Metadata") or {}).get(
+                "TransitGatewayAttachment"
+            ):
+                usd, note = hourly(ATTACHMENT, stack.region)
+                add(f"Transit Gateway attachments ({where}{note})", 1, usd)
+            elif kind == "AWS::EC2::VPNConnection":
+                usd, note = hourly(("AWS Site-to-Site VPN", "VPN connection"), stack.region)
+                add(f"VPN connections ({where}{note})", 1, usd)
+            elif kind == "AWS::Route53Resolver::ResolverEndpoint":
+                usd, _ = hourly(RESOLVER, RESOLVER[2])
+                add(f"Resolver endpoint ENIs ({where}, page default rate)", len(p.get("IpAddresses", [])), usd)
+            elif kind == "AWS::Route53::HostedZone":
+                add("hosted zones", 1, prices.need(*ZONE).usd)
+            elif kind == "AWS::ElasticLoadBalancingV2::LoadBalancer" and p.get("Type", "application") == "application":
+                usd, note = hourly(ALB, stack.region)
+                add(f"Application Load Balancers ({where}{note})", 1, usd)
+            elif kind == "AWS::CloudWatch::Alarm":
+                usd, note = _region_rate(prices, ALARM, stack.region)
+                add(f"metric alarms ({where}{note})", 1, usd)
+            elif kind == "AWS::KMS::Key":
+                usd, note = _region_rate(prices, KEY, stack.region)
+                add(f"KMS keys ({where}{note})", 1, usd)
+    return {label: Item(label, float(q or 0.0), u) for label, (q, u) in found.items()}
+
+
+def monthly(items: Mapping[str, Item]) -> float:
+    return sum(i.quantity * i.unit_usd for i in items.values() if i.unit_usd is not None)

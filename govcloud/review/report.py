@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from govcloud.compliance.rules import RULES, STATEFUL_TYPES, as_list
+from govcloud.review import text
 from govcloud.review.assembly import Assembly, StackArtifact
 
 NONE = "_None in this environment._"
@@ -15,20 +16,7 @@ NONE = "_None in this environment._"
 
 def _cell(value: Any) -> str:
     """A template value as short, table-safe text: Refs and GetAtts become their logical IDs."""
-    if isinstance(value, Mapping):
-        if "Ref" in value:
-            return f"`{value['Ref']}`"
-        if "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            return f"`{target[0]}.{target[1]}`" if isinstance(target, list) else f"`{target}`"
-        if "Fn::Join" in value:
-            return "".join(_cell(v).strip("`") if isinstance(v, Mapping) else str(v) for v in value["Fn::Join"][1])
-        if "Fn::Sub" in value:
-            return str(value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0])
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return ", ".join(_cell(v) for v in value)
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return text.cell(value)
 
 
 def _table(header: list[str], rows: Iterable[list[Any]]) -> list[str]:
@@ -72,27 +60,14 @@ def section_network(stacks: list[StackArtifact]) -> list[str]:
     for stack, logical_id, group in _resources(stacks, "AWS::EC2::SecurityGroup"):
         for direction, key in (("ingress", "SecurityGroupIngress"), ("egress", "SecurityGroupEgress")):
             for rule in as_list(_props(group).get(key, [])):
-                peer = rule.get("CidrIp") or rule.get("CidrIpv6") or rule.get("SourceSecurityGroupId")
-                peer = peer or rule.get("DestinationSecurityGroupId") or rule.get("DestinationPrefixListId")
-                ports = f"{rule.get('FromPort', 'all')}-{rule.get('ToPort', 'all')}"
-                rules.append([stack.name, logical_id, direction, rule.get("IpProtocol"), ports, peer])
+                rules.append([stack.name, logical_id, direction, *_rule_cells(rule)])
     for stack, logical_id, rule in _resources(
         stacks, "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"
     ):
         p = _props(rule)
         direction = "ingress" if rule["Type"].endswith("Ingress") else "egress"
-        peer = (
-            p.get("CidrIp")
-            or p.get("CidrIpv6")
-            or p.get("SourceSecurityGroupId")
-            or p.get("DestinationSecurityGroupId")
-            or p.get("SourcePrefixListId")
-            or p.get("DestinationPrefixListId")
-        )
-        ports = f"{p.get('FromPort', 'all')}-{p.get('ToPort', 'all')}"
-        rules.append(
-            [stack.name, f"{logical_id} (group {_cell(p.get('GroupId'))})", direction, p.get("IpProtocol"), ports, peer]
-        )
+        group_id = _cell(p.get("GroupId")).replace(".GroupId`", "`")
+        rules.append([stack.name, f"{logical_id} (group {group_id})", direction, *_rule_cells(p)])
     nacl = [
         [
             s.name,
@@ -100,8 +75,8 @@ def section_network(stacks: list[StackArtifact]) -> list[str]:
             "egress" if _props(r).get("Egress") else "ingress",
             _props(r).get("RuleNumber"),
             _props(r).get("RuleAction"),
-            _props(r).get("Protocol"),
-            _props(r).get("PortRange", "all"),
+            text.protocol(_props(r).get("Protocol")),
+            text.ports(_props(r)),
             _props(r).get("CidrBlock") or _props(r).get("Ipv6CidrBlock"),
         ]
         for s, lid, r in _resources(stacks, "AWS::EC2::NetworkAclEntry")
@@ -130,6 +105,17 @@ def section_network(stacks: list[StackArtifact]) -> list[str]:
     lines += ["", "### VPC endpoints", ""]
     lines += _table(["stack", "endpoint", "service", "type", "private DNS"], endpoints)
     return lines
+
+
+def _rule_cells(rule: Mapping[str, Any]) -> list[str]:
+    """Protocol, ports and peer of a security-group rule; CDK's rule that allows no egress said as such."""
+    if text.is_no_egress_placeholder(rule):
+        return [
+            "none",
+            "-",
+            "no egress at all (CDK's placeholder rule icmp 252-86 to 255.255.255.255/32 matches no packet)",
+        ]
+    return [text.protocol(rule.get("IpProtocol")), text.ports(rule), text.peer(rule)]
 
 
 def _statements(policy: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -181,7 +167,10 @@ def section_iam(stacks: list[StackArtifact]) -> list[str]:
     role_rows = []
     policies: dict[tuple[str, str], list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
     for stack, logical_id, role in _resources(stacks, "AWS::IAM::Role"):
-        trust = [_cell(s.get("Principal")) for s in _statements(_props(role).get("AssumeRolePolicyDocument", {}))]
+        trust = [
+            text.principal(s.get("Principal")) + (f" (when {text.conditions(s)})" if text.conditions(s) else "")
+            for s in _statements(_props(role).get("AssumeRolePolicyDocument", {}))
+        ]
         managed = [_cell(m) for m in as_list(_props(role).get("ManagedPolicyArns", []))]
         role_rows.append([stack.name, logical_id, "; ".join(trust), ", ".join(managed) or "-"])
         for inline in as_list(_props(role).get("Policies", [])):
@@ -298,13 +287,21 @@ def acknowledgements(stacks: list[StackArtifact]) -> list[tuple[str, str, str, s
     return out
 
 
+def pack_of(rule: str) -> str:
+    """The pack of an acknowledged rule ID: ``GovCloud::GC-S3-1``, ``AwsSolutions-IAM5[Resource::*]``,
+    ``NIST.800.53.R5-IAMNoInlinePolicy`` (a finding's ``[...]`` may itself hold ``::``)."""
+    if rule.startswith("GovCloud::"):
+        return "GovCloud"
+    return rule.split("[", maxsplit=1)[0].split("-", maxsplit=1)[0]
+
+
 def section_acknowledgements(stacks: list[StackArtifact]) -> list[str]:
     rows = [list(a) for a in acknowledgements(stacks)]
     lines = ["## Acknowledgements", "", f"{len(rows)} acknowledged findings, each one rule on one resource.", ""]
     return lines + _table(["stack", "resource", "rule", "reason"], rows)
 
 
-def section_compliance(assembly: Assembly, stacks: list[StackArtifact]) -> list[str]:
+def section_compliance(assembly: Assembly, stacks: list[StackArtifact], lang: str = "en") -> list[str]:
     lines = ["## Compliance summary", ""]
     report = assembly.validation_report
     if report is None:
@@ -323,8 +320,7 @@ def section_compliance(assembly: Assembly, stacks: list[StackArtifact]) -> list[
     by_pack: Counter[str] = Counter()
     by_rule: Counter[str] = Counter()
     for _, _, rule, _ in acknowledgements(stacks):
-        pack = rule.split("::")[0] if "::" in rule else rule.split("-")[0]
-        by_pack[pack] += 1
+        by_pack[pack_of(rule)] += 1
         by_rule[rule] += 1
     lines += [
         "",
@@ -335,28 +331,211 @@ def section_compliance(assembly: Assembly, stacks: list[StackArtifact]) -> list[
     lines += ["", "### Acknowledged findings by rule", ""]
     lines += _table(["rule", "count"], ([r, n] for r, n in sorted(by_rule.items())))
     lines += ["", "### Government Cloud rules", ""]
-    lines += _table(["id", "rule", "control"], ([r.id, r.info, r.control] for r in RULES))
+    lines += _table(
+        ["id", "rule", "control"], ([r.id, r.info_ja if lang == "ja" else r.info, r.control] for r in RULES)
+    )
     return lines
 
 
-def render(assembly: Assembly, stage: str) -> str:
+STACK_SECTIONS = (section_network, section_hosts, section_iam, section_encryption, section_stateful)
+
+
+def _per_stack(lines: list[str]) -> list[str]:
+    """A section of one stack: headings one level down, the stack column dropped, empty tables left out."""
+    out: list[str] = []
+    in_stack_table = False
+    for line in lines:
+        if line.startswith("| stack |"):
+            in_stack_table = True
+        elif not line.startswith("|"):
+            in_stack_table = False
+        if line.startswith("#"):
+            out.append("#" + line)
+        elif in_stack_table and line.startswith("|---"):
+            out.append(line.replace(" --- |", "", 1))
+        elif in_stack_table:
+            out.append(re.sub(r"^\| [^|]*? \| ", "| ", line, count=1))
+        elif line == NONE and out and out[-1] == "" and len(out) > 1 and out[-2].startswith("#"):
+            del out[-2:]
+        else:
+            out.append(line)
+    return out
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation other than - and _ removed, spaces as -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def stack_section(stack: StackArtifact) -> list[str]:
+    lines = [f"## Stack {stack.name}", "", f"{stack.description or '-'} ({len(stack.resources)} resources)", ""]
+    for section in (*STACK_SECTIONS, section_acknowledgements):
+        body = _per_stack(section([stack]))
+        if any(line.startswith("|") for line in body):
+            lines += [*body, ""]
+    return [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
+
+
+def _head(assembly: Assembly, stage: str) -> list[str]:
     stacks = assembly.of_stage(stage)
     resources = sum(len(s.resources) for s in stacks)
-    lines = [
+    return [
         f"# Review report: {stage}",
         "",
         f"{len(stacks)} stacks, {resources} resources, read from `{assembly.root}`.",
         "",
     ]
-    for section in (
-        section_compliance(assembly, stacks),
-        section_stacks(stacks),
-        section_network(stacks),
-        section_hosts(stacks),
-        section_iam(stacks),
-        section_encryption(stacks),
-        section_stateful(stacks),
-        section_acknowledgements(stacks),
-    ):
-        lines += [*section, ""]
-    return "\n".join(lines)
+
+
+def render(assembly: Assembly, stage: str, lang: str = "en") -> str:
+    """The whole report of one environment in one document: a table of contents, the environment's summary
+    sections, then one section per stack."""
+    stacks = assembly.of_stage(stage)
+    summary = [*section_compliance(assembly, stacks, lang), "", *section_stacks(stacks), ""]
+    per_stack = [line for stack in stacks for line in stack_section(stack)]
+    toc = ["## Contents", ""]
+    for line in [*summary, *per_stack]:
+        if line.startswith("## "):
+            title = translate([line], lang)[0][3:]
+            toc.append(f"- [{title}](#{_anchor(title)})")
+    return "\n".join(translate([*_head(assembly, stage), *toc, "", *summary, *per_stack], lang))
+
+
+def index_name(stage: str, lang: str = "en") -> str:
+    return f"review-{stage}{'' if lang == 'en' else '.' + lang}.md"
+
+
+def files(assembly: Assembly, stage: str, lang: str = "en") -> dict[str, str]:
+    """The report split for reading and for artifacts: an index (summary, compliance, stacks, a link to each
+    stack's file) and one file per stack."""
+    stacks = assembly.of_stage(stage)
+    suffix = "" if lang == "en" else f".{lang}"
+    out = {}
+    links = ["## Contents", ""]
+    for stack in stacks:
+        name = f"review-{stage}/{stack.name}{suffix}.md"
+        out[name] = "\n".join(translate([f"# {stage}", "", *stack_section(stack)], lang)) + "\n"
+        links.append(f"- [{stack.name}]({name})")
+    summary = [*section_compliance(assembly, stacks, lang), "", *section_stacks(stacks), ""]
+    out[index_name(stage, lang)] = "\n".join(translate([*_head(assembly, stage), *links, "", *summary], lang)) + "\n"
+    return out
+
+
+JA = {
+    "Contents": "目次",
+    "Review report": "レビューレポート",
+    "Compliance summary": "コンプライアンスの概要",
+    "Stacks": "スタック",
+    "Resources by type": "種類別のリソース数",
+    "Network exposure": "ネットワークの公開範囲",
+    "Security-group rules": "セキュリティグループのルール",
+    "Network ACL entries": "ネットワーク ACL のエントリ",
+    "Routes to the Transit Gateway": "Transit Gateway へのルート",
+    "VPC endpoints": "VPC エンドポイント",
+    "Hosts": "ホスト",
+    "IAM": "IAM",
+    "Roles": "ロール",
+    "Permissions of each role": "各ロールの権限",
+    "Every wildcard": "すべてのワイルドカード",
+    "Encryption": "暗号化",
+    "Stateful resources": "ステートフルなリソース",
+    "Acknowledgements": "承認済みの指摘",
+    "Acknowledged findings by rule": "ルール別の承認済みの指摘",
+    "Government Cloud rules": "ガバメントクラウドのルール",
+    "Stack": "スタック",
+    # table headers
+    "stack": "スタック",
+    "account": "アカウント",
+    "region": "リージョン",
+    "termination protection": "削除保護",
+    "resources": "リソース数",
+    "description": "説明",
+    "type": "種類",
+    "count": "件数",
+    "resource": "リソース",
+    "direction": "方向",
+    "protocol": "プロトコル",
+    "ports": "ポート",
+    "peer": "相手",
+    "entry": "エントリ",
+    "rule": "ルール",
+    "action": "動作",
+    "CIDR": "CIDR",
+    "route": "ルート",
+    "destination": "宛先",
+    "transit gateway": "Transit Gateway",
+    "endpoint": "エンドポイント",
+    "service": "サービス",
+    "private DNS": "プライベート DNS",
+    "host": "ホスト",
+    "role": "ロール",
+    "launched from": "起動元イメージ",
+    "should run": "あるべきイメージ",
+    "metadata": "メタデータ",
+    "root": "ルートボリューム",
+    "data volumes": "データボリューム",
+    "patch wave": "パッチ適用の波",
+    "backup tag": "バックアップタグ",
+    "trusted principal": "信頼するプリンシパル",
+    "AWS managed policies": "AWS 管理ポリシー",
+    "policy": "ポリシー",
+    "effect": "効果",
+    "actions": "アクション",
+    "wildcard": "ワイルドカード",
+    "key": "キー",
+    "on delete": "削除時",
+    "on replace": "置換時",
+    "reason": "理由",
+    "pack": "パック",
+    "acknowledged findings": "承認済みの指摘",
+    "id": "ID",
+    "control": "管理策",
+}
+JA_SENTENCES = (
+    (r"^(\d+) stacks, (\d+) resources, read from (.*)\.$", r"\1 スタック、\2 リソース（\3 から読み込み）。"),
+    (
+        r"^(\d+) acknowledged findings, each one rule on one resource\.$",
+        r"承認済みの指摘 \1 件（各 1 ルール・1 リソース）。",
+    ),
+    (r"^Every data store and the key that protects it\.$", "すべてのデータストアと、それを保護するキー。"),
+    (
+        r"^validation-report\.json: no unacknowledged findings from any pack\.$",
+        "validation-report.json: どのパックにも未承認の指摘はない。",
+    ),
+    (r"^Packs run on every synth: (.*)\.$", r"すべての synth で実行するパック: \1。"),
+    (
+        r"^\*\*(\d+) rules with unacknowledged findings\*\* \(the synth failed\):$",
+        r"**未承認の指摘があるルール \1 件**（synth は失敗した）:",
+    ),
+    (
+        r"^\*\*No validation-report\.json in this assembly\*\*: (.*)$",
+        r"**このアセンブリに validation-report.json がない**（このプロジェクトのアプリで synth されていない）",
+    ),
+    (r"^_None in this environment\._$", "_この環境にはない。_"),
+    (r"^(.*) \((\d+) resources\)$", r"\1（\2 リソース）"),
+)
+
+
+def translate(lines: list[str], lang: str) -> list[str]:
+    """The report's headings, table headers and fixed sentences in ``lang`` (names from the templates stay)."""
+    if lang == "en":
+        return lines
+    out = []
+    for index, original in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        line = original
+        if line.startswith("#"):
+            hashes, title = line.split(" ", 1)
+            for english, japanese in sorted(JA.items(), key=lambda kv: -len(kv[0])):
+                if title == english or title.startswith((english + " ", english + ":")):
+                    title = japanese + title[len(english) :]
+                    break
+            line = f"{hashes} {title}"
+        elif line.startswith("| ") and following.startswith("|") and "---" in following:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            line = "| " + " | ".join(JA.get(c, c) for c in cells) + " |"
+        else:
+            for pattern, replacement in JA_SENTENCES:
+                line = re.sub(pattern, replacement, line)
+        out.append(line)
+    return out

@@ -1,0 +1,450 @@
+"""A Mermaid diagram of one environment, drawn from its templates (not from config): accounts, VPCs and their
+segments, the Transit Gateways' route tables, the links to the city hall and LGWAN, the business systems and their
+tiers, the data lake and the linkage flows.
+
+What repeats is folded so that 20 systems stay readable: accounts that hold the same kind of spoke and system (same
+segment, same tables, same tiers) become one group with one spoke node and one system node naming them all. In a
+pull-request review the parts the change adds are green and the parts it changes amber.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from govcloud.compliance import transit
+from govcloud.review.assembly import Assembly, StackArtifact
+from govcloud.review.changes import ChangeSet
+from govcloud.review.facts import REGION_NAMES
+from govcloud.review.i18n import word
+
+FOLD = 3
+"""More accounts than this with the same spoke and system are drawn as one group."""
+NAMES_SHOWN = 6
+CLASSES = (
+    "classDef added fill:#dafbe1,stroke:#1a7f37,stroke-width:2px",
+    "classDef changed fill:#fff8c5,stroke:#9a6700,stroke-width:2px",
+)
+Node = tuple[str, str]
+
+
+@dataclass
+class Box:
+    """A node of the diagram and the template resources it stands for."""
+
+    id: str
+    label: str
+    shape: str = "rect"  # rect | cylinder | stadium | hexagon
+    members: set[Node] = field(default_factory=set)
+
+
+def _id(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts))
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', "#quot;") + '"'
+
+
+def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
+    tags = (resource.get("Properties") or {}).get("Tags") or []
+    return {
+        str(t.get("Key")): str(t.get("Value"))
+        for t in tags
+        if isinstance(t, Mapping) and isinstance(t.get("Value"), str)
+    }
+
+
+def _refs(value: Any) -> set[str]:
+    """Logical IDs a value refers to."""
+    found: set[str] = set()
+    if isinstance(value, Mapping):
+        if isinstance(value.get("Ref"), str):
+            found.add(value["Ref"])
+        target = value.get("Fn::GetAtt")
+        if isinstance(target, list) and target:
+            found.add(str(target[0]))
+        for v in value.values():
+            found |= _refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= _refs(v)
+    return found
+
+
+def _strings(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, Mapping):
+        return set().union(*(_strings(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_strings(v) for v in value)) if value else set()
+    return set()
+
+
+@dataclass
+class Drawing:
+    groups: dict[str, tuple[str, list[Box]]] = field(default_factory=dict)
+    """group id -> (label, boxes)"""
+    edges: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(from, to, arrow, label)"""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """A node folded into another: edges to it go to the fold."""
+
+    def box(self, group: str, group_label: str, box: Box) -> Box:
+        self.groups.setdefault(group, (group_label, []))[1].append(box)
+        return box
+
+    def edge(self, a: str, b: str, arrow: str = "-->", text: str = "") -> None:
+        if (a, b, arrow, text) not in self.edges and a != b:
+            self.edges.append((a, b, arrow, text))
+
+
+def draw(stacks: list[StackArtifact], lang: str = "en") -> Drawing:
+    d = Drawing()
+    templates = {s.name: s.template for s in stacks}
+    by_name = {s.name: s for s in stacks}
+    graph = transit.build(templates)
+    account_of = {s.name: s.account for s in stacks}
+
+    def where(stack: str) -> str:
+        return word(lang, REGION_NAMES.get(by_name[stack].region, by_name[stack].region))
+
+    holds: dict[str, list[str]] = defaultdict(list)
+    for s in stacks:
+        short = s.display_name.split("/")[-1] if s.display_name else s.name
+        if not short.startswith("Baseline"):
+            holds[s.account].append(short)
+
+    def account_label(account: str) -> str:
+        return f"account {account}: {', '.join(sorted(holds[account])[:3]) or 'baseline'}"
+
+    # VPCs, the attachment that joins each to a Transit Gateway, and each business system's hosts
+    vpcs: dict[Node, dict[str, Any]] = {}
+    for s in stacks:
+        for lid, r in s.resources.items():
+            if r.get("Type") == "AWS::EC2::VPC":
+                tags = _tags(r)
+                tiers = Counter(
+                    _tags(sub).get("aws-cdk:subnet-name", "?")
+                    for sub in s.resources.values()
+                    if sub.get("Type") == "AWS::EC2::Subnet"
+                    and lid in _refs((sub.get("Properties") or {}).get("VpcId"))
+                )
+                vpcs[(s.name, lid)] = {
+                    "cidr": (r.get("Properties") or {}).get("CidrBlock", "?"),
+                    "system": tags.get("System", "?"),
+                    "tiers": ", ".join(t for t in tiers if t != "Attachments"),
+                    "attachment": None,
+                    "name": tags.get("Name", lid).split("/")[-3] if tags.get("Name", "").count("/") >= 3 else lid,
+                }
+    inside: dict[Node, set[Node]] = defaultdict(set)
+    for s in stacks:
+        for lid, r in s.resources.items():
+            for vpc_id in _refs((r.get("Properties") or {}).get("VpcId")):
+                inside[(s.name, vpc_id)].add((s.name, lid))
+    for node, attachment in graph.attachments.items():
+        if attachment.type != "vpc":
+            continue
+        props = templates[node[0]]["Resources"][node[1]].get("Properties") or {}
+        for vpc_id in _refs(props.get("VpcId")):
+            if (node[0], vpc_id) in vpcs:
+                vpcs[(node[0], vpc_id)]["attachment"] = node
+    systems: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    system_members: dict[tuple[str, str], set[Node]] = defaultdict(set)
+    for s in stacks:
+        for lid, r in s.resources.items():
+            kind = r.get("Type")
+            tags = _tags(r)
+            if kind == "AWS::EC2::Instance":
+                systems[(s.account, tags.get("System", "?"))][tags.get("Role", "host")] += 1
+                system_members[(s.account, tags.get("System", "?"))].add((s.name, lid))
+            elif kind == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+                systems[(s.account, tags.get("System", "?"))]["ALB"] += 1
+                system_members[(s.account, tags.get("System", "?"))].add((s.name, lid))
+    for s in stacks:  # a system stands for everything in the stacks that hold its hosts (rules, roles, alarms)
+        for key, members in system_members.items():
+            if any(stack == s.name for stack, _ in members):
+                members |= {(s.name, lid) for lid in s.resources}
+                system_members[key] = members
+
+    def table_of(attachment: Node | None) -> Node | None:
+        return graph.associations[attachment][0] if attachment in graph.associations else None
+
+    def propagates_to(attachment: Node | None) -> frozenset[Node]:
+        return frozenset(t for t, routes in graph.routes.items() for target, _ in routes if target == attachment)
+
+    # Transit Gateway route tables and links, in the accounts that own them
+    table_box: dict[Node, str] = {}
+    for node, segment in sorted(graph.tables.items(), key=lambda kv: kv[0]):
+        account = account_of[node[0]]
+        box = Box(_id("rt", node[0], node[1]), f"TGW table {segment} ({where(node[0])})", "hexagon", {node})
+        d.box(_id("acct", account), account_label(account), box)
+        table_box[node] = box.id
+    for node, attachment in sorted(graph.attachments.items()):
+        if attachment.type == "vpc":
+            continue
+        account = account_of[node[0]]
+        kind = "Direct Connect" if attachment.type == "direct-connect-gateway" else "VPN"
+        box = Box(_id("link", node[0], node[1]), f"{kind} ({attachment.segment}, {where(node[0])})", "stadium", {node})
+        d.box(_id("acct", account), account_label(account), box)
+        site = _id("site", str(attachment.segment))
+        d.groups.setdefault("onprem", ("city hall / LGWAN", []))
+        if not any(b.id == site for b in d.groups["onprem"][1]):
+            d.box("onprem", "city hall / LGWAN", Box(site, f"on-premises: {attachment.segment} segment", "stadium"))
+        d.edge(site, box.id, "---")
+        table = table_of(node)
+        if table in table_box:
+            d.edge(box.id, table_box[table], "-->")
+
+    # Spokes and systems, folded where accounts repeat
+    signature: dict[str, tuple[Any, ...]] = {}
+    spokes_of: dict[str, list[Node]] = defaultdict(list)
+    for node in vpcs:
+        spokes_of[account_of[node[0]]].append(node)
+    system_accounts = {account for account, _ in systems}
+    for account in system_accounts:
+        nodes = spokes_of.get(account, [])
+        if len(nodes) != 1:
+            continue
+        info = vpcs[nodes[0]]
+        attachment = info["attachment"]
+        segment = graph.attachments[attachment].segment if attachment else None
+        roles = tuple(
+            sorted((role, n) for (a, _), counter in systems.items() if a == account for role, n in counter.items())
+        )
+        signature[account] = (
+            segment,
+            table_of(attachment),
+            propagates_to(attachment),
+            info["tiers"],
+            roles,
+            where(nodes[0][0]),
+        )
+    repeated = Counter(signature.values())
+    folded: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+    for account, sig in sorted(signature.items()):
+        if repeated[sig] > FOLD:
+            folded[sig].append(account)
+
+    def vpc_edges(box_id: str, attachment: Node | None) -> None:
+        table = table_of(attachment)
+        if table in table_box:
+            d.edge(box_id, table_box[table], "-->", "associated")
+        for t in sorted(propagates_to(attachment)):
+            if t in table_box and t != table:
+                d.edge(table_box[t], box_id, "-.->", "routes")
+
+    folded_accounts = {a for accounts in folded.values() for a in accounts}
+    for node, info in sorted(vpcs.items()):
+        account = account_of[node[0]]
+        if account in folded_accounts:
+            continue
+        attachment = info["attachment"]
+        segment = graph.attachments[attachment].segment if attachment else "not attached"
+        label = f"VPC {info['name']} {info['cidr']}<br/>segment {segment} ({where(node[0])})"
+        if info["tiers"]:
+            label += f"<br/>{info['tiers']}"
+        box = Box(
+            _id("vpc", node[0], node[1]), label, "rect", {node, *inside[node], *([attachment] if attachment else [])}
+        )
+        d.box(_id("acct", account), account_label(account), box)
+        vpc_edges(box.id, attachment)
+        for (sys_account, system), tiers in systems.items():
+            if sys_account == account and system == info["system"]:
+                sys_id = _id("sys", account, system)
+                if not any(b.id == sys_id for _, boxes in d.groups.values() for b in boxes):
+                    tier_text = " · ".join(f"{role} ×{n}" for role, n in sorted(tiers.items()))
+                    d.box(
+                        _id("acct", account),
+                        account_label(account),
+                        Box(sys_id, f"{system}<br/>{tier_text}", "rect", system_members[(account, system)]),
+                    )
+                d.edge(sys_id, box.id, "---")
+    for n, (sig, accounts) in enumerate(sorted(folded.items(), key=lambda kv: kv[1])):
+        group = _id("fold", str(n))
+        names = sorted(system for (a, system) in systems if a in accounts)
+        shown = ", ".join(names[:NAMES_SHOWN]) + (
+            f", … (+{len(names) - NAMES_SHOWN})" if len(names) > NAMES_SHOWN else ""
+        )
+        segment, _, _, subnet_tiers, tiers, region = sig
+        members_vpc = {
+            m for node, info in vpcs.items() if account_of[node[0]] in accounts for m in (node, info["attachment"]) if m
+        }
+        first = next(node for node, info in sorted(vpcs.items()) if account_of[node[0]] == accounts[0])
+        vpc_id = _id("vpcs", group)
+        d.box(
+            group,
+            f"{len(accounts)} business-system accounts",
+            Box(
+                vpc_id,
+                f"{len(accounts)} spoke VPCs<br/>segment {segment} ({region})<br/>{subnet_tiers}",
+                "rect",
+                members_vpc,
+            ),
+        )
+        vpc_edges(vpc_id, vpcs[first]["attachment"])
+        tier_text = " · ".join(f"{role} ×{k}" for role, k in tiers)
+        members_sys = set().union(*(system_members[(a, s)] for (a, s) in systems if a in accounts))
+        sys_id = _id("systems", group)
+        d.box(
+            group,
+            f"{len(accounts)} business-system accounts",
+            Box(sys_id, f"{len(names)} systems, each {tier_text}<br/>{shown}", "rect", members_sys),
+        )
+        d.edge(sys_id, vpc_id, "---")
+        for account, system in systems:
+            if account in accounts:
+                d.aliases[_id("sys", account, system)] = sys_id
+
+    _data_flows(d, stacks, systems, lang)
+    for account in {s.account for s in stacks}:
+        group = _id("acct", account)
+        if group in d.groups:
+            d.groups[group] = (account_label(account), d.groups[group][1])
+    return d
+
+
+def _data_flows(d: Drawing, stacks: list[StackArtifact], systems: Mapping[tuple[str, str], Any], lang: str) -> None:
+    """Buckets of the data lake, the linkage platform and the log archive; the linkage queues to their systems; who
+    writes which bucket (a function's settings naming it) and which bucket replicates to which."""
+    bucket_by_name: dict[str, str] = {}
+    bucket_by_arn_part: dict[str, str] = {}
+    logged_to: set[str] = set()
+    for s in stacks:
+        for r in s.resources.values():
+            if r.get("Type") == "AWS::S3::Bucket":
+                target = ((r.get("Properties") or {}).get("LoggingConfiguration") or {}).get("DestinationBucketName")
+                logged_to |= {f"{s.name}/{ref}" for ref in _refs(target)}
+    for s in stacks:
+        for lid, r in s.resources.items():
+            kind, props, tags = r.get("Type"), (r.get("Properties") or {}), _tags(r)
+            system = tags.get("System", "")
+            if system not in ("data-lake", "linkage", "log-archive", "disaster-recovery"):
+                continue
+            group, group_label = _id("acct", s.account), f"account {s.account}"
+            if kind == "AWS::S3::Bucket" and f"{s.name}/{lid}" not in logged_to:
+                name = str(props.get("BucketName", lid))
+                short = re.sub(r"-\d{12}-ap-northeast-\d$", "", name)
+                box = d.box(
+                    group,
+                    group_label,
+                    Box(
+                        _id("b", s.name, lid),
+                        f"bucket {short}<br/>{word(lang, REGION_NAMES.get(s.region, s.region))}",
+                        "cylinder",
+                        {(s.name, lid)},
+                    ),
+                )
+                bucket_by_name[name] = box.id
+                bucket_by_arn_part[f":::{name}"] = box.id
+            elif kind == "AWS::SQS::Queue" and not str(props.get("QueueName", "dead-letters")).endswith("dead-letters"):
+                box = d.box(
+                    group,
+                    group_label,
+                    Box(_id("q", s.name, lid), f"queue {props.get('QueueName')}", "stadium", {(s.name, lid)}),
+                )
+                for account, sys_name in systems:
+                    if str(props.get("QueueName", "")).endswith(f"-{sys_name}"):
+                        d.edge(box.id, _id("sys", account, sys_name), "-->", "delivers")
+            elif kind == "AWS::ApiGateway::RestApi":
+                d.box(
+                    group,
+                    group_label,
+                    Box(_id("api", s.name, lid), f"linkage API {props.get('Name', lid)}", "stadium", {(s.name, lid)}),
+                )
+    for s in stacks:
+        for lid, r in s.resources.items():
+            kind, props = r.get("Type"), (r.get("Properties") or {})
+            if kind == "AWS::Lambda::Function" and _tags(r).get("System") == "linkage":
+                env = ((props.get("Environment") or {}).get("Variables")) or {}
+                written = sorted({bucket_by_name[v] for v in _strings(env) if v in bucket_by_name})
+                if written:
+                    box = d.box(
+                        _id("acct", s.account),
+                        f"account {s.account}",
+                        Box(
+                            _id("fn", s.name, lid),
+                            f"function {lid[:-8] if len(lid) > 8 else lid}",
+                            "rect",
+                            {(s.name, lid)},
+                        ),
+                    )
+                    for target in written:
+                        d.edge(box.id, target, "-->", "writes")
+            elif kind == "AWS::S3::Bucket" and _id("b", s.name, lid) in bucket_by_name.values():
+                for rule in ((props.get("ReplicationConfiguration") or {}).get("Rules")) or []:
+                    destination = str((rule.get("Destination") or {}).get("Bucket", ""))
+                    for part, target in bucket_by_arn_part.items():
+                        if destination.endswith(part):
+                            d.edge(_id("b", s.name, lid), target, "-.->", "replicates")
+
+
+JA_LABELS = (
+    ("account ", "アカウント "),
+    ("TGW table ", "TGW ルートテーブル "),
+    ("segment ", "セグメント "),
+    ("bucket ", "バケット "),
+    ("queue ", "キュー "),
+    ("function ", "関数 "),
+    ("linkage API ", "連携 API "),
+    ("on-premises: ", "庁内側: "),
+    ("city hall / LGWAN", "庁内 / LGWAN"),
+    (" business-system accounts", " 業務システムのアカウント"),
+    (" spoke VPCs", " スポーク VPC"),
+    (" systems, each ", " システム、各 "),
+    ("not attached", "未接続"),
+    ("associated", "関連付け"),
+    ("routes", "ルート"),
+    ("writes", "書き込み"),
+    ("delivers", "配信"),
+    ("replicates", "複製"),
+)
+
+
+def _say(text: str, lang: str) -> str:
+    if lang == "ja":
+        for english, japanese in JA_LABELS:
+            text = text.replace(english, japanese)
+    return text
+
+
+SHAPES = {"rect": ('["', '"]'), "cylinder": ('[("', '")]'), "stadium": ('(["', '"])'), "hexagon": ('{{"', '"}}')}
+
+
+def mermaid(assembly: Assembly, stage: str, lang: str = "en", changes: ChangeSet | None = None) -> str:
+    """The diagram as Mermaid flowchart text."""
+    d = draw(assembly.of_stage(stage), lang)
+    added = {(c.stack, c.logical_id) for c in (changes.all() if changes else []) if c.kind == "added"}
+    touched = {(c.stack, c.logical_id) for c in (changes.all() if changes else []) if c.kind in ("changed", "replaced")}
+    lines = ["flowchart LR"]
+    marks: dict[str, list[str]] = {"added": [], "changed": []}
+    for group, (group_label, boxes) in sorted(d.groups.items()):
+        lines.append(f"  subgraph {group}[{_quote(_say(group_label, lang))}]")
+        for box in boxes:
+            opening, closing = SHAPES[box.shape]
+            lines.append(f"    {box.id}{opening}{_say(box.label, lang).replace(chr(34), '#quot;')}{closing}")
+            if box.members and box.members <= added:
+                marks["added"].append(box.id)
+            elif box.members & (added | touched):
+                marks["changed"].append(box.id)
+        lines.append("  end")
+    known = {b.id for _, boxes in d.groups.values() for b in boxes}
+    drawn = set()
+    for source, target, arrow, text in d.edges:
+        a, b = d.aliases.get(source, source), d.aliases.get(target, target)
+        if a in known and b in known and (a, b, arrow, text) not in drawn:
+            drawn.add((a, b, arrow, text))
+            lines.append(f"  {a} {arrow}{f'|{_say(text, lang)}|' if text else ''} {b}")
+    lines += [f"  {c}" for c in CLASSES]
+    for name, ids in marks.items():
+        if ids:
+            lines.append(f"  class {','.join(ids)} {name}")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(assembly: Assembly, stage: str, lang: str = "en", changes: ChangeSet | None = None) -> list[str]:
+    return ["```mermaid", *mermaid(assembly, stage, lang, changes).rstrip("\n").split("\n"), "```", ""]
