@@ -9,12 +9,39 @@ from typing import Any
 import pytest
 
 from govcloud.config import CONFIG_DIR, PROJECT_ROOT, Config, load, parse
-from tests.support import Synth, synth
+from tests.support import CliRun, CliRuns, Synth, synth
 
 # Lambda runs each function folder as the root of its code: the tests import the handlers the same way.
 for function_dir in sorted((PROJECT_ROOT / "govcloud" / "runtime").iterdir()):
     if function_dir.is_dir() and str(function_dir) not in sys.path:
         sys.path.insert(0, str(function_dir))
+
+
+CLI_RUNS = CliRuns()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cdk_cli(*args, env=None, prepare=None): a CDK CLI run of this test, started in the background"
+    )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    for item in session.items:
+        marker = item.get_closest_marker("cdk_cli")
+        if marker is not None:
+            CLI_RUNS.schedule(item.nodeid, marker.args, marker.kwargs)
+    CLI_RUNS.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    CLI_RUNS.close()
+
+
+@pytest.fixture
+def cdk_cli(request: pytest.FixtureRequest) -> CliRun:
+    """The test's CDK CLI run (``@pytest.mark.cdk_cli``), once it has finished."""
+    return CLI_RUNS.wait(request.node.nodeid)
 
 
 def config_data(env: str = "kobe-stg") -> dict[str, Any]:

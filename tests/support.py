@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +103,64 @@ def run_cdk(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=300,
         check=False,
     )
+
+
+@dataclass
+class CliRun:
+    """A CDK CLI run of one test: its result and the directory it worked in."""
+
+    directory: Path
+    result: subprocess.CompletedProcess[str] | None = None
+
+
+class CliRuns:
+    """The CLI runs that tests declare with ``@pytest.mark.cdk_cli(...)``, started one after another on a thread as
+    soon as the tests are collected: each is a Node and Python process of its own, so it runs on the second core
+    while the suite goes on in this one, and its test only waits for what is not done yet. ``{dir}`` in an argument
+    or an environment value is the run's own directory; ``prepare(directory)`` runs first (to write its input)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, CliRun] = {}
+        self.order: list[tuple[str, tuple[str, ...], dict[str, Any]]] = []
+        self.done: dict[str, threading.Event] = {}
+        self.errors: dict[str, BaseException] = {}
+        self.root = Path(tempfile.mkdtemp(prefix="cdk-cli-"))
+
+    def schedule(self, key: str, args: tuple[str, ...], options: dict[str, Any]) -> None:
+        directory = self.root / f"run{len(self.order)}"
+        directory.mkdir()
+        self.runs[key] = CliRun(directory)
+        self.done[key] = threading.Event()
+        self.order.append((key, args, options))
+
+    def start(self) -> None:
+        threading.Thread(target=self._work, daemon=True).start()
+
+    def _work(self) -> None:
+        for key, args, options in self.order:
+            run = self.runs[key]
+            try:
+                prepare = options.get("prepare")
+                if prepare is not None:
+                    prepare(run.directory)
+                fill = {"dir": str(run.directory)}
+                env = {k: v.format(**fill) for k, v in (options.get("env") or {}).items()}
+                run.result = run_cdk(*(a.format(**fill) for a in args), env=env)
+            except BaseException as error:  # reported by the test that waits for it
+                self.errors[key] = error
+            finally:
+                self.done[key].set()
+
+    def wait(self, key: str) -> CliRun:
+        if key not in self.runs:
+            raise RuntimeError(f"{key}: no @pytest.mark.cdk_cli run was scheduled for this test")
+        self.done[key].wait(timeout=600)
+        if key in self.errors:
+            raise self.errors[key]
+        return self.runs[key]
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def admitted_roles(statement: dict[str, Any]) -> set[str]:

@@ -4,28 +4,38 @@ production environment's templates are held to zero findings in-process (test_co
 
 from __future__ import annotations
 
-from tests.support import ROOT, run_cdk
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT, CliRun
 
 
-def test_cli_synth_without_credentials_matches_the_tested_templates(stg, tmp_path) -> None:
-    home = tmp_path / "home"  # no ~/.aws here
-    home.mkdir()
-    result = run_cdk("synth", "--quiet", "-o", str(tmp_path / "out"), env={"HOME": str(home)})
-    assert result.returncode == 0, result.stderr
+@pytest.mark.cdk_cli("synth", "--quiet", "-o", "{dir}/out", env={"HOME": "{dir}"})  # no ~/.aws there
+def test_cli_synth_without_credentials_matches_the_tested_templates(stg, cdk_cli: CliRun) -> None:
+    result = cdk_cli.result
+    assert result is not None and result.returncode == 0, result and result.stderr
     assert "credentials" not in result.stderr.lower()
-    cli_templates = {p.name: p.read_bytes() for p in (tmp_path / "out").glob("assembly-KobeStg/*.template.json")}
+    cli_templates = {
+        p.name: p.read_bytes() for p in (cdk_cli.directory / "out").glob("assembly-KobeStg/*.template.json")
+    }
     tested = {p.name: p.read_bytes() for p in stg.template_files.values()}
     assert len(tested) == len(stg.templates) >= 10
     assert cli_templates == tested
 
 
-def test_cli_bad_config_stops_before_synthesis(tmp_path) -> None:
-    bad = tmp_path / "bad.toml"
+def write_bad_config(directory: Path) -> None:
     source = (ROOT / "config" / "kobe-stg.toml").read_text(encoding="utf-8")
-    bad.write_text(source.replace('name = "ap-northeast-1"', 'name = "us-east-1"'), encoding="utf-8")
-    result = run_cdk("synth", "--quiet", "-c", f"config={bad}", "-o", str(tmp_path / "out"))
-    assert result.returncode != 0
+    (directory / "bad.toml").write_text(
+        source.replace('name = "ap-northeast-1"', 'name = "us-east-1"'), encoding="utf-8"
+    )
+
+
+@pytest.mark.cdk_cli("synth", "--quiet", "-c", "config={dir}/bad.toml", "-o", "{dir}/out", prepare=write_bad_config)
+def test_cli_bad_config_stops_before_synthesis(cdk_cli: CliRun) -> None:
+    result, bad = cdk_cli.result, cdk_cli.directory / "bad.toml"
+    assert result is not None and result.returncode != 0
     assert f"error: {bad}: invalid configuration (1 problem)" in result.stderr
     assert "regions.primary.name = 'us-east-1'" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not list((tmp_path / "out").glob("**/*.template.json"))
+    assert not list((cdk_cli.directory / "out").glob("**/*.template.json"))

@@ -10,7 +10,7 @@ import pytest
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from govcloud.compliance import packs as compliance
-from tests.support import ROOT, run_cdk
+from tests.support import ROOT, CliRun
 
 ACK_ID = re.compile(
     r"^((AwsSolutions|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[[^\]]+\])?|CloudFormation-Validate::[EFW][0-9]{4})$"
@@ -74,12 +74,13 @@ def test_acknowledge_requires_a_reason(stg) -> None:
         compliance.acknowledge(stg.stage, "AwsSolutions-S1", "ok")
 
 
-def test_an_unacknowledged_finding_of_each_pack_fails_cli_synth(tmp_path) -> None:
+@pytest.mark.cdk_cli(
+    "synth", "--quiet", "--app", "python tests/fixtures/broken_app.py", "-c", "broken=all", "-o", "{dir}"
+)
+def test_an_unacknowledged_finding_of_each_pack_fails_cli_synth(cdk_cli: CliRun) -> None:
     """One finding of each registered pack left unacknowledged: the CLI synth fails and names all three."""
-    result = run_cdk(
-        "synth", "--quiet", "--app", "python tests/fixtures/broken_app.py", "-c", "broken=all", "-o", str(tmp_path)
-    )
-    assert result.returncode != 0
+    result = cdk_cli.result
+    assert result is not None and result.returncode != 0
     assert "3 unacknowledged compliance finding(s)" in result.stderr
     for pack, rule in (
         ("AwsSolutions", "AwsSolutions-S1"),
@@ -89,12 +90,13 @@ def test_an_unacknowledged_finding_of_each_pack_fails_cli_synth(tmp_path) -> Non
         assert f"{pack} {rule} (error) on Broken/Stack/Bucket/Resource" in result.stderr
 
 
-def test_same_app_with_the_finding_acknowledged_passes(tmp_path) -> None:
-    result = run_cdk(
-        "synth", "--quiet", "--app", "python tests/fixtures/broken_app.py", "-c", "broken=none", "-o", str(tmp_path)
-    )
-    assert result.returncode == 0, result.stderr
-    template = json.loads(next(tmp_path.glob("assembly-Broken/*.template.json")).read_text())
+@pytest.mark.cdk_cli(
+    "synth", "--quiet", "--app", "python tests/fixtures/broken_app.py", "-c", "broken=none", "-o", "{dir}"
+)
+def test_same_app_with_the_finding_acknowledged_passes(cdk_cli: CliRun) -> None:
+    result = cdk_cli.result
+    assert result is not None and result.returncode == 0, result and result.stderr
+    template = json.loads(next(cdk_cli.directory.glob("assembly-Broken/*.template.json")).read_text())
     acks = template["Resources"]["Bucket83908E77"]["Metadata"]["cdk_nag"]["rules_to_suppress"]
     assert {a["id"] for a in acks} >= {"AwsSolutions-S1", "NIST.800.53.R5-S3BucketLoggingEnabled"}
     govcloud_acks = template["Resources"]["Bucket83908E77"]["Metadata"]["govcloud"]["rules_acknowledged"]
