@@ -8,6 +8,8 @@ the largest stack, and the test-suite time.
 - The marginal synth time of a business system, from 1, 10 and 20 systems, as a share of an empty app's synth
   (budget 0.3), and the growth from 10 to 20 systems against linear (budget: within 20 %).
 - The largest stack at 20 systems (budget 250 resources), peak memory, and the test suite (budget < 90 s).
+- The pull-request review of a typical change (a new security-group rule and a new bucket) on the 20-system
+  assembly: its size in English and Japanese (budget under 20 KB; bytes, not seconds).
 - The linkage file handler on Kobe's resident list (1.51 million rows, CP932): seconds, rows per second, peak
   memory, KMS calls per file, and its time against the floor of decoding, parsing and writing the rows with the
   csv module alone (budget 6); issue 18's absolute budgets (30 s, 1 GiB) hold on the 2-core reference machine.
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,10 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scale import write_scaled_config  # noqa: E402
+from bench.scale import typical_change, write_scaled_config  # noqa: E402
 from govcloud import prerequisites  # noqa: E402
 from govcloud.config import load  # noqa: E402
-from govcloud.review import deploy_check  # noqa: E402
+from govcloud.review import deploy_check, pr  # noqa: E402
 from govcloud.review.assembly import load as load_assembly  # noqa: E402
 from tests.support import cli_context  # noqa: E402
 
@@ -46,6 +49,8 @@ BUDGET_SYSTEM_SHARE = 0.3
 """A business system's marginal synth time, as a share of an empty app's synth."""
 BUDGET_SUPERLINEAR = 0.20
 """t20 - t10 may differ from (t10 - t1) * 10/9 by at most this fraction."""
+BUDGET_REVIEW_BYTES = 20 * 1024
+"""The pull-request review of a typical change (a security-group rule and a bucket) at 20 systems."""
 BUDGET_STACK_RESOURCES = 250
 """CloudFormation allows 500 per stack; half of it leaves room to grow."""
 BUDGET_LINKAGE_OVER_FLOOR = 6.0
@@ -115,10 +120,13 @@ def scale(runs: int, results: dict[str, object], empty_s: float) -> bool:
         configs = {n: write_scaled_config(n, Path(tmp)) for n in SCALE_POINTS}
         samples: dict[int, list[float]] = {n: [] for n in SCALE_POINTS}
         largest: dict[int, dict[str, object]] = {n: {} for n in SCALE_POINTS}
+        kept = Path(tmp) / f"systems-{SCALE_POINTS[-1]}"
         for i in range(runs):  # alternate, so all points see the same machine load
             for n, path in configs.items():
                 inspect = largest[n] if i == 0 else None
-                samples[n].append(run_app(ROOT / "app.py", {"config": str(path)}, inspect)[0])
+                keep = kept if i == 0 and n == SCALE_POINTS[-1] else None
+                samples[n].append(run_app(ROOT / "app.py", {"config": str(path)}, inspect, keep=keep)[0])
+        review_bytes = review_size(kept)
     report: dict[str, object] = {}
     for n in SCALE_POINTS:
         medians[n] = statistics.median(samples[n])
@@ -151,15 +159,38 @@ def scale(runs: int, results: dict[str, object], empty_s: float) -> bool:
         f"{deviation:+.0%} (budget within {BUDGET_SUPERLINEAR:.0%})"
     )
     print(f"largest stack: {biggest} resources (budget <= {BUDGET_STACK_RESOURCES})")
+    report["review_bytes"] = review_bytes
+    print(
+        f"pull-request review of a typical change at {SCALE_POINTS[-1]} systems: "
+        + ", ".join(f"{lang} {size:,} bytes" for lang, size in review_bytes.items())
+        + f" (budget < {BUDGET_REVIEW_BYTES:,})"
+    )
     verdicts = results.setdefault("budgets", {})
     assert isinstance(verdicts, dict)
     verdicts["system_share"] = share <= BUDGET_SYSTEM_SHARE
     verdicts["growth"] = abs(deviation) <= BUDGET_SUPERLINEAR
     verdicts["largest_stack"] = biggest <= BUDGET_STACK_RESOURCES
+    verdicts["review_size"] = max(review_bytes.values()) < BUDGET_REVIEW_BYTES
     verdicts["deploy_check_at_scale"] = all(largest[n]["deploy_check_problems"] == 0 for n in SCALE_POINTS)
     return all(
-        (verdicts["system_share"], verdicts["growth"], verdicts["largest_stack"], verdicts["deploy_check_at_scale"])
+        (
+            verdicts["system_share"],
+            verdicts["growth"],
+            verdicts["largest_stack"],
+            verdicts["deploy_check_at_scale"],
+            verdicts["review_size"],
+        )
     )
+
+
+def review_size(base: Path) -> dict[str, int]:
+    """Bytes of the pull-request review of a new security-group rule and a new bucket on a synthesized assembly."""
+    head = base.parent / f"{base.name}-head"
+    shutil.copytree(base, head)
+    typical_change(head)
+    before, after = load_assembly(base), load_assembly(head)
+    reviews = pr.review(before, after)
+    return {lang: len(pr.render(reviews, after, lang).encode("utf-8")) for lang in ("en", "ja")}
 
 
 def linkage(results: dict[str, object]) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,27 @@ def write_scaled_config(systems: int, directory: Path) -> Path:
     path = directory / f"kobe-stg-{systems}-systems.toml"
     path.write_bytes(tomli_w.dumps(scaled_config(systems)).encode())
     return path
+
+
+def typical_change(assembly_dir: Path) -> None:
+    """A new security-group rule on the web hosts and a new bucket in the data lake."""
+    nested = next(assembly_dir.glob("assembly-*"))
+    system = next(nested.glob("KobeStgSystemResidentRegistry*.template.json"))
+    template = json.loads(system.read_text())
+    template["Resources"]["WebFromCityHall9443"] = {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {
+            "GroupId": {"Fn::GetAtt": ["WebSecurityGroup73AF7387", "GroupId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 9443,
+            "ToPort": 9443,
+            "CidrIp": "172.16.0.0/16",
+        },
+    }
+    system.write_text(json.dumps(template))
+    lake = next(nested.glob("KobeStgDataLake[A-F0-9]*.template.json"))
+    template = json.loads(lake.read_text())
+    bucket = copy.deepcopy(template["Resources"]["AnalyticsBucket22B5943E"])
+    bucket["Properties"]["BucketName"] = "kobe-stg-dl-sandbox-111100000005-ap-northeast-1"
+    template["Resources"]["SandboxBucket"] = bucket
+    lake.write_text(json.dumps(template))

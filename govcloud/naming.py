@@ -200,6 +200,11 @@ def recovery_group_output(role: str) -> str:
     return "".join(part.capitalize() for part in role.split("-")) + "SecurityGroupId"
 
 
+def recovery_target_group_output(role: str) -> str:
+    """The output of an Osaka recovery stack that holds the target group a restored host of ``role`` joins."""
+    return "".join(part.capitalize() for part in role.split("-")) + "TargetGroupArn"
+
+
 def operations_role(cfg: Config) -> str:
     """The read-only operations role, the same name in every account (``python -m govcloud.ops`` assumes it)."""
     return f"{cfg.name}-operations-read-only"

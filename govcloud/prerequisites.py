@@ -107,6 +107,11 @@ def of(cfg: Config) -> Prerequisites:
         *vendor_roles,
         *((f"execute-api endpoint {s.api_endpoint_id}", f"vendor of {name}") for name, s in vendors.items()),
         *((f"ACM certificate {s.certificate_arn}", "infra team") for s in cfg.systems.values() if s.certificate_arn),
+        *(
+            (f"ACM certificate {s.certificate_arn} (Osaka)", "infra team")
+            for s in cfg.disaster_recovery.systems.values()
+            if s.certificate_arn and cfg.disaster_recovery.mode == "pilot-light"
+        ),
     ]
     return Prerequisites(
         accounts=tuple(

@@ -115,6 +115,32 @@ def _pilot_light(**changes: Any) -> dict[str, Any]:
         ),
         ({"spokes": {}}, "disaster_recovery.spokes.resident-registry", "the Osaka CIDR of this system's spoke"),
         ({"hub_cidr": None}, "disaster_recovery.hub_cidr", "required for a pilot light"),
+        ({"systems": {}}, "disaster_recovery.systems.resident-registry.certificate_arn", "issued in ap-northeast-3"),
+        (
+            {
+                "systems": {
+                    "resident-registry": {
+                        "certificate_arn": "arn:aws:acm:ap-northeast-1:222200000003:"
+                        "certificate/0a1b2c3d-0000-4000-8000-000000000303"
+                    }
+                }
+            },
+            "disaster_recovery.systems.resident-registry.certificate_arn",
+            "does not match the allowed form ^arn:aws:acm:ap-northeast-3:",
+        ),
+        (
+            {
+                "systems": {
+                    "resident-registry": {
+                        "certificate_arn": "arn:aws:acm:ap-northeast-3:111111111111:"
+                        "certificate/0a1b2c3d-0000-4000-8000-000000000303"
+                    }
+                }
+            },
+            "disaster_recovery.systems.resident-registry.certificate_arn",
+            "must be in the system's account 222200000003",
+        ),
+        ({"systems": {"tax": {}}}, "disaster_recovery.systems.tax", "not a business system"),
     ],
 )
 def test_a_pilot_light_needs_addresses_of_its_own(change: dict[str, Any], key: str, message: str) -> None:
@@ -148,7 +174,8 @@ def test_make_cost_prices_each_mode(prod_cfg: Config) -> None:
         "4 Transit Gateway attachments (Tokyo's rate: no sourced Osaka rate; links not counted)"
     ] == pytest.approx(4 * 0.07 * 730)
     text = cost.render(prod_cfg, prices, [2])
-    assert "| `copies` | the network" in text and "| `pilot-light` | **total** | **1,101.92** |" in text
+    assert rows["1 internal load balancers (hours, Tokyo's rate: no sourced Osaka rate)"] == pytest.approx(0.0243 * 730)
+    assert "| `copies` | the network" in text and "| `pilot-light` | **total** | **1,119.66** |" in text
 
 
 def test_restored_hosts_join_security_groups_with_tokyos_rules_on_osakas_addresses(
@@ -186,3 +213,28 @@ def test_restored_hosts_join_security_groups_with_tokyos_rules_on_osakas_address
     outputs = prod.template(RECOVERY)["Outputs"]
     assert {naming.recovery_group_output(r) for r in ("web", "db", "batch", "load-balancer")} <= set(outputs)
     assert prod.artifacts[RECOVERY]["environment"] == f"aws://{prod_cfg.account_id('resident-registry')}/{OSAKA}"
+
+
+def test_the_osaka_load_balancer_waits_for_the_restored_web_hosts(prod: Synth, prod_cfg: Config) -> None:
+    """Internal, in Osaka's application subnets, TLS with Osaka's certificate, logs in the account's Osaka log
+    bucket, forwarding to the web role's port; its target group is empty until ``recover`` registers the hosts."""
+    from govcloud import naming
+
+    (lb,) = prod.resources(RECOVERY, "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    assert props(lb)["Scheme"] == "internal"
+    attributes = {a["Key"]: a["Value"] for a in props(lb)["LoadBalancerAttributes"]}
+    assert attributes["deletion_protection.enabled"] == "true" and attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == {"Ref": next(iter(prod.resources(RECOVERY, "AWS::S3::Bucket")))}
+    (bucket,) = prod.resources(RECOVERY, "AWS::S3::Bucket").values()
+    assert props(bucket)["BucketName"] == f"kobe-prod-access-logs-{prod_cfg.account_id('resident-registry')}-{OSAKA}"
+    (listener,) = prod.resources(RECOVERY, "AWS::ElasticLoadBalancingV2::Listener").values()
+    osaka_certificate = prod_cfg.disaster_recovery.systems["resident-registry"].certificate_arn
+    assert props(listener)["Certificates"] == [{"CertificateArn": osaka_certificate}]
+    assert props(listener)["Port"] == 443 and props(listener)["Protocol"] == "HTTPS"
+    (group,) = prod.resources(RECOVERY, "AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    web = prod_cfg.systems["resident-registry"].roles["web"]
+    assert props(group)["Port"] == web.ports[0] and props(group)["TargetType"] == "instance"
+    assert "Targets" not in props(group)
+    assert naming.recovery_target_group_output("web") in prod.template(RECOVERY)["Outputs"]
+    subnets = {s["Fn::GetStackOutput"]["OutputName"] for s in props(lb)["Subnets"]}
+    assert all("Application" in name for name in subnets) and len(subnets) == 2

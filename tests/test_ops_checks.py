@@ -119,10 +119,13 @@ def _images(world: World, stub: Stubber, account: str, region: str) -> None:
 
 def _certificate(world: World, stub: Stubber, account: str, region: str) -> None:
     left = timedelta(days=10 if "expiring certificate" in world.faults else 200)
-    for system in world.cfg.systems.values():
-        if system.certificate_arn:
+    dr = world.cfg.disaster_recovery
+    for name, system in world.cfg.systems.items():
+        osaka = dr.systems[name].certificate_arn if name in dr.systems and dr.mode == "pilot-light" else None
+        arn = system.certificate_arn if region == world.cfg.regions.primary.name else osaka
+        if arn:
             stub.add_response("describe_certificate", {"Certificate": {
-                "CertificateArn": system.certificate_arn, "Status": "ISSUED", "NotAfter": NOW + left}})  # fmt: skip
+                "CertificateArn": arn, "Status": "ISSUED", "NotAfter": NOW + left}})  # fmt: skip
 
 
 def _direct_connect(world: World, stub: Stubber, account: str, region: str) -> None:

@@ -26,12 +26,13 @@ HOSTS = ["web-1", "web-2", "db-1", "db-2", "batch-1"]
 SUBNETS = {("Application", "ap-northeast-3a"): "subnet-0a", ("Application", "ap-northeast-3b"): "subnet-0b",
            ("Data", "ap-northeast-3a"): "subnet-0c", ("Data", "ap-northeast-3b"): "subnet-0d"}  # fmt: skip
 GROUPS = {"web": "sg-0web", "db": "sg-0db", "batch": "sg-0batch", "load-balancer": "sg-0lb"}
+TARGET_GROUP = f"arn:aws:elasticloadbalancing:{OSAKA}:{ACCOUNT}:targetgroup/KobePr-Web/0123456789abcdef"
 
 
 class Stubs:
     def __init__(self) -> None:
         keys = {"aws_access_key_id": "x", "aws_secret_access_key": "x", "region_name": OSAKA}
-        self.clients = {s: boto3.client(s, **keys) for s in ("backup", "ec2", "cloudformation")}
+        self.clients = {s: boto3.client(s, **keys) for s in ("backup", "ec2", "cloudformation", "elbv2")}
         self.stubs = {s: Stubber(c) for s, c in self.clients.items()}
         self.asked: list[tuple[str, str, str]] = []
 
@@ -79,7 +80,8 @@ def expect_plan(stubs: Stubs) -> list[dict[str, Any]]:
         for (tier, zone), sid in SUBNETS.items()]})  # fmt: skip
     stubs.stubs["cloudformation"].add_response("describe_stacks", {"Stacks": [{
         "StackName": "KobeProd-Recovery-ResidentRegistry", "CreationTime": NOW, "StackStatus": "CREATE_COMPLETE",
-        "Outputs": [{"OutputKey": naming.recovery_group_output(r), "OutputValue": g} for r, g in GROUPS.items()]}]},
+        "Outputs": [{"OutputKey": naming.recovery_group_output(r), "OutputValue": g} for r, g in GROUPS.items()]
+        + [{"OutputKey": naming.recovery_target_group_output("web"), "OutputValue": TARGET_GROUP}]}]},
         {"StackName": "KobeProd-Recovery-ResidentRegistry"})  # fmt: skip
     latest = {}
     for p in points:
@@ -109,6 +111,7 @@ def test_dry_run_plans_every_host_and_data_volume_from_its_latest_point(prod_cfg
     assert "ap-northeast-3b" in web2 and "subnet-0b" in web2 and "sg-0web" in web2
     volume = next(line for line in text.splitlines() if line.startswith(f"{PREFIX}-db-1-data"))
     assert "EBS" in volume and "ap-northeast-3a" in volume
+    assert f"{PREFIX}-web-1, {PREFIX}-web-2 join the Osaka load balancer's target group {TARGET_GROUP}" in text
     assert {(s, r) for s, _, r in stubs.asked} <= {("backup", OSAKA), ("ec2", OSAKA), ("cloudformation", OSAKA)}
 
 
@@ -136,17 +139,30 @@ def test_recover_starts_each_restore_into_the_pilot_light_and_waits(prod_cfg: Co
             backup.add_response("start_restore_job", {"RestoreJobId": f"job-{name}"}, {
                 "RecoveryPointArn": point["RecoveryPointArn"], "Metadata": expected_metadata,
                 "IamRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-backup", "ResourceType": point["ResourceType"]})  # fmt: skip
+        web = {f"{PREFIX}-web-1": "i-0web1", f"{PREFIX}-web-2": "i-0web2"}
         for name in order:  # first poll: one still running
             status = "RUNNING" if name == f"{PREFIX}-db-1" else "COMPLETED"
-            backup.add_response("describe_restore_job", {"RestoreJobId": f"job-{name}", "Status": status})
+            job = {"RestoreJobId": f"job-{name}", "Status": status}
+            if name in web:
+                job["CreatedResourceArn"] = f"arn:aws:ec2:{OSAKA}:{ACCOUNT}:instance/{web[name]}"
+            backup.add_response("describe_restore_job", job)
         backup.add_response("describe_restore_job", {"RestoreJobId": f"job-{PREFIX}-db-1", "Status": "COMPLETED",
                                                      "CreatedResourceArn": "arn:aws:ec2:ap-northeast-3:x:instance/i-new"})  # fmt: skip
+        running = [{"InstanceId": i, "State": {"Name": "running", "Code": 16}} for i in sorted(web.values())]
+        stubs.stubs["ec2"].add_response("describe_instances", {"Reservations": [{"Instances": running}]},
+                                        {"InstanceIds": sorted(web.values())})  # fmt: skip
+        for name in sorted(web):
+            stubs.stubs["elbv2"].add_response(
+                "register_targets", {}, {"TargetGroupArn": TARGET_GROUP, "Targets": [{"Id": web[name]}]}
+            )
         slept: list[float] = []
         clock = Clock(sleep=slept.append, monotonic=lambda: 0.0)
         code = recover.run(prod_cfg, "resident-registry", stubs, dry_run=False, out=out, progress=progress, clock=clock)
     assert code == 0 and slept == [recover.POLL_SECONDS]
     assert "waiting for 1 restore job(s)" in progress.getvalue() and "instance/i-new" in progress.getvalue()
-    assert "attach each restored data volume" in out.getvalue() and "no load balancer" in out.getvalue()
+    assert "attach each restored data volume" in out.getvalue()
+    assert "2 host(s) joined the Osaka load balancer's target group" in out.getvalue()
+    assert f"registered {PREFIX}-web-2 (i-0web2) with {TARGET_GROUP}" in progress.getvalue()
 
 
 def test_recover_needs_a_pilot_light_and_recovery_points(prod_cfg: Config, stg_cfg: Config) -> None:

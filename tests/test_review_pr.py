@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bench.scale import typical_change
 from govcloud.review import diagram, pr, report
 from govcloud.review.__main__ import main
 from govcloud.review.assembly import load
@@ -157,30 +158,6 @@ def scaled(source: Path, target: Path, systems: int) -> Path:
             manifest["artifacts"][new_key] = clone
     (nested / "manifest.json").write_text(json.dumps(manifest))
     return target
-
-
-def typical_change(assembly_dir: Path) -> None:
-    """A new security-group rule on the web hosts and a new bucket in the data lake."""
-    nested = next(assembly_dir.glob("assembly-*"))
-    system = next(nested.glob("KobeStgSystemResidentRegistry*.template.json"))
-    template = json.loads(system.read_text())
-    template["Resources"]["WebFromCityHall9443"] = {
-        "Type": "AWS::EC2::SecurityGroupIngress",
-        "Properties": {
-            "GroupId": {"Fn::GetAtt": ["WebSecurityGroup73AF7387", "GroupId"]},
-            "IpProtocol": "tcp",
-            "FromPort": 9443,
-            "ToPort": 9443,
-            "CidrIp": "172.16.0.0/16",
-        },
-    }
-    system.write_text(json.dumps(template))
-    lake = next(nested.glob("KobeStgDataLake[A-F0-9]*.template.json"))
-    template = json.loads(lake.read_text())
-    bucket = copy.deepcopy(template["Resources"]["AnalyticsBucket22B5943E"])
-    bucket["Properties"]["BucketName"] = "kobe-stg-dl-sandbox-111100000005-ap-northeast-1"
-    template["Resources"]["SandboxBucket"] = bucket
-    lake.write_text(json.dumps(template))
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,14 @@ class OsakaSpoke(Model):
     cidr: Network
 
 
+class OsakaSystem(Model):
+    certificate_arn: (
+        Annotated[Str, Field(pattern=r"^arn:aws:acm:ap-northeast-3:[0-9]{12}:certificate/[0-9a-f-]{36}$")] | None
+    ) = None
+    """ACM certificate of the system's Osaka load balancer (ACM certificates are regional: Tokyo's cannot serve
+    there). Required for a pilot light when a role has ``load_balancer``."""
+
+
 class DisasterRecovery(Model):
     mode: Literal["copies", "pilot-light"] = "copies"
     """``copies`` or ``pilot-light`` (see the module). Hosts come back by restore jobs from the air-gapped vault
@@ -50,6 +58,8 @@ class DisasterRecovery(Model):
     segments: dict[Name, OsakaSegment] = Field(default_factory=dict)
     spokes: dict[Name, OsakaSpoke] = Field(default_factory=dict)
     """One per business system's spoke."""
+    systems: dict[Name, OsakaSystem] = Field(default_factory=dict)
+    """What a business system's Osaka recovery needs besides its spoke: the certificate of its load balancer."""
 
 
 def osaka_network(cfg: Config) -> NetworkSettings:
@@ -118,7 +128,32 @@ def disaster_recovery_checks(cfg: Config) -> Iterator[Problem]:
         )
     for name in sorted(set(dr.spokes) - protected):
         yield Problem(f"{key}.spokes.{name}", name, "not the spoke of a business system (only those are recovered)")
+    yield from _systems(cfg)
     yield from _addresses(cfg)
+
+
+def _systems(cfg: Config) -> Iterator[Problem]:
+    """Every load-balanced system has an Osaka certificate, in its own account; no entry names another system."""
+    dr = cfg.disaster_recovery
+    for name in sorted(set(dr.systems) - set(cfg.systems)):
+        known = ", ".join(cfg.systems)
+        yield Problem(f"disaster_recovery.systems.{name}", name, f"not a business system; known: {known}")
+    for name, system in cfg.systems.items():
+        if not any(role.load_balancer for role in system.roles.values()):
+            continue
+        key = f"disaster_recovery.systems.{name}.certificate_arn"
+        arn = dr.systems[name].certificate_arn if name in dr.systems else None
+        if arn is None:
+            yield Problem(
+                key,
+                MISSING,
+                "required for a pilot light: the Osaka load balancer listens with TLS only, with a certificate "
+                "issued in ap-northeast-3 (aws acm request-certificate --region ap-northeast-3)",
+            )
+        elif system.account in cfg.accounts and arn.split(":")[4] != cfg.account_id(system.account):
+            yield Problem(
+                key, arn, f"must be in the system's account {cfg.account_id(system.account)} ({system.account})"
+            )
 
 
 def _addresses(cfg: Config) -> Iterator[Problem]:

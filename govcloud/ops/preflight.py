@@ -91,12 +91,16 @@ def images(env: Env) -> Iterator[Result]:
 
 
 def certificates(env: Env) -> Iterator[Result]:
-    """Each load balancer's certificate is issued and valid for 30 more days at least."""
-    region = env.regions[0]
-    for name, system in env.cfg.systems.items():
-        arn = system.certificate_arn
+    """Each load balancer's certificate (Tokyo's, and with a pilot light Osaka's) is issued and valid for 30 more
+    days at least."""
+    dr = env.cfg.disaster_recovery
+    wanted = [(name, system.certificate_arn, env.regions[0]) for name, system in env.cfg.systems.items()]
+    if dr.mode == "pilot-light":
+        wanted += [(name, osaka.certificate_arn, env.cfg.regions.dr.name) for name, osaka in dr.systems.items()]
+    for name, arn, region in wanted:
         if arn is None:
             continue
+        system = env.cfg.systems[name]
         acm = env.client("acm", system.account, region)
         found = call(
             lambda: acm.describe_certificate(CertificateArn=arn)["Certificate"],

@@ -38,6 +38,8 @@ class Restore:
     subnet: str = ""
     group: str = ""
     profile: str = ""
+    target_group: str = ""
+    """The Osaka load balancer's target group this host joins (its role is behind the load balancer)."""
 
 
 def plan(cfg: Config, system: str, access: Access) -> list[Restore]:
@@ -66,7 +68,12 @@ def plan(cfg: Config, system: str, access: Access) -> list[Restore]:
     if not latest:
         raise ToolProblem(f"{vault} in Osaka holds no completed recovery point of {system}: nothing to recover")
     subnets = _subnets(cfg, system, access)
-    groups = _groups(cfg, system, access)
+    outputs = _recovery_outputs(cfg, system, access)
+    groups = {
+        role: outputs[naming.recovery_group_output(role)]
+        for role in [*conf.roles, "load-balancer"]
+        if naming.recovery_group_output(role) in outputs
+    }
     restores: list[Restore] = []
     for source, point in sorted(latest.items(), key=lambda item: item[1]["ResourceType"]):
         tags = call(
@@ -96,6 +103,8 @@ def plan(cfg: Config, system: str, access: Access) -> list[Restore]:
             restore.subnet = subnets.get((tier, zone), "")
             restore.group = groups.get(role, "")
             restore.profile = naming.host_role(cfg, system, role)
+            if conf.roles[role].load_balancer:
+                restore.target_group = outputs.get(naming.recovery_target_group_output(role), "")
             if not restore.subnet or not restore.group:
                 raise ToolProblem(
                     f"no {tier} subnet in {zone} or no security group of {role} in Osaka: deploy the pilot light "
@@ -121,19 +130,15 @@ def _subnets(cfg: Config, system: str, access: Access) -> dict[tuple[str, str], 
     return out
 
 
-def _groups(cfg: Config, system: str, access: Access) -> dict[str, str]:
+def _recovery_outputs(cfg: Config, system: str, access: Access) -> dict[str, str]:
+    """The outputs of the system's Osaka recovery stack: its security groups and its load balancer's target group."""
     conf = cfg.systems[system]
     cfn = access.client("cloudformation", cfg.account_id(conf.account), cfg.regions.dr.name)
     stack = f"{pascal(cfg.name)}-Recovery-{pascal(system)}"
     found = call(
         lambda: cfn.describe_stacks(StackName=stack)["Stacks"], f"reading {stack} (deploy the pilot light first)"
     )
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in found[0].get("Outputs", [])}
-    return {
-        role: outputs[naming.recovery_group_output(role)]
-        for role in conf.roles
-        if naming.recovery_group_output(role) in outputs
-    }
+    return {o["OutputKey"]: o["OutputValue"] for o in found[0].get("Outputs", [])}
 
 
 def metadata(restore: Restore, original: dict[str, str]) -> dict[str, str]:
@@ -183,6 +188,12 @@ def run(
             f"{r.subnet or '-':<26} {r.group or '-':<22} {r.profile or '-'}\n"
         )
     out.write(f"{len(restores)} restore job(s) from {naming.backup_vault(cfg, system, cfg.regions.dr.name)}.\n")
+    joining = [r for r in restores if r.target_group]
+    if joining:
+        out.write(
+            f"{', '.join(r.name for r in joining)} join the Osaka load balancer's target group "
+            f"{joining[0].target_group} once they run.\n"
+        )
     if dry_run:
         out.write("Dry run: nothing started.\n")
         return 0
@@ -206,23 +217,53 @@ def run(
         )
         jobs[r.name] = job["RestoreJobId"]
         progress.write(f"started {r.name}: {job['RestoreJobId']}\n")
-    failed = _wait(backup, jobs, clock, progress)
-    hosts = [r for r in restores if r.kind == "EC2"]
+    failed, created = _wait(backup, jobs, clock, progress)
+    registered = _register(access, account, region, [r for r in restores if r.target_group], created, progress)
     out.write(
         "\nNext:\n"
-        f"- attach each restored data volume to its host (aws ec2 attach-volume; the mount association runs on it)\n"
-        f"- web hosts: the pilot light has no load balancer (it needs an Osaka certificate); users reach "
-        f"{', '.join(sorted({h.role for h in hosts if conf.roles[h.role].load_balancer})) or 'no role'} directly, "
-        "or deploy one\n"
-        "- point the city's DNS for the system at the restored hosts; the stacks do not manage them: when Tokyo is "
-        "back, restore there from the newest points and terminate these\n"
+        "- attach each restored data volume to its host (aws ec2 attach-volume; the mount association runs on it)\n"
+        + (
+            f"- {len(registered)} host(s) joined the Osaka load balancer's target group: point the city's DNS name "
+            "of the system at that load balancer (aws elbv2 describe-load-balancers --region ap-northeast-3)\n"
+            if registered
+            else "- point the city's DNS for the system at the restored hosts\n"
+        )
+        + "- the stacks do not manage the restored hosts: when Tokyo is back, restore there from the newest points "
+        "and terminate these\n"
     )
     return 1 if failed else 0
 
 
-def _wait(backup: Any, jobs: dict[str, str], clock: Clock, progress: TextIO) -> list[str]:
+def _register(
+    access: Access, account: str, region: str, joining: list[Restore], created: dict[str, str], progress: TextIO
+) -> list[str]:
+    """Register each restored host of the load-balanced role with the target group, once it runs."""
+    instances = {r.name: created[r.name].rsplit("/", 1)[-1] for r in joining if r.name in created}
+    if not instances:
+        return []
+    ec2 = access.client("ec2", account, region)
+    elbv2 = access.client("elbv2", account, region)
+    call(
+        lambda: ec2.get_waiter("instance_running").wait(
+            InstanceIds=sorted(instances.values()), WaiterConfig={"Delay": 15, "MaxAttempts": 40}
+        ),
+        "waiting for the restored hosts to run",
+    )
+    for r in joining:
+        if r.name in instances:
+            call(
+                lambda: elbv2.register_targets(TargetGroupArn=r.target_group, Targets=[{"Id": instances[r.name]}]),
+                f"registering {r.name} with the load balancer",
+            )
+            progress.write(f"registered {r.name} ({instances[r.name]}) with {r.target_group}\n")
+    return sorted(instances)
+
+
+def _wait(backup: Any, jobs: dict[str, str], clock: Clock, progress: TextIO) -> tuple[list[str], dict[str, str]]:
+    """The restores that failed, and the ARN of what each completed one created."""
     pending = dict(jobs)
     failed: list[str] = []
+    created: dict[str, str] = {}
     started = clock.monotonic()
     while pending:
         for name, job_id in list(pending.items()):
@@ -233,8 +274,10 @@ def _wait(backup: Any, jobs: dict[str, str], clock: Clock, progress: TextIO) -> 
                 progress.write(f"{name}: {status} {job.get('CreatedResourceArn', job.get('StatusMessage', ''))}\n")
                 if status != "COMPLETED":
                     failed.append(name)
+                elif job.get("CreatedResourceArn"):
+                    created[name] = job["CreatedResourceArn"]
         if pending:
             minutes = (clock.monotonic() - started) / 60
             progress.write(f"waiting for {len(pending)} restore job(s), {minutes:.0f} min so far\n")
             clock.sleep(POLL_SECONDS)
-    return failed
+    return failed, created

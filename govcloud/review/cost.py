@@ -224,8 +224,9 @@ def _render_system(cfg: Config, prices: Prices, system: str) -> list[str]:
 
 def recovery_lines(cfg: Config, prices: Prices) -> list[Line]:
     """Monthly USD of Osaka's pilot light (``copies`` adds no network): hub endpoints, each segment's Resolver
-    endpoints, the attachments (hub, DNS VPCs, spokes; links not counted) and the endpoint zones. Osaka's own rate
-    where the price file has it, else Tokyo's, said so in the label."""
+    endpoints, the attachments (hub, DNS VPCs, spokes; links not counted), the endpoint zones and each system's
+    internal load balancer (hours; capacity units depend on traffic). Osaka's own rate where the price file has it,
+    else Tokyo's, said so in the label."""
     dr = cfg.disaster_recovery
     osaka = cfg.regions.dr.name
     zones = len(cfg.regions.dr.availability_zones)
@@ -242,6 +243,8 @@ def recovery_lines(cfg: Config, prices: Prices) -> list[Line]:
     endpoint, endpoint_rate = rate(ENDPOINT)
     attachment, attachment_rate = rate(ATTACHMENT)
     eni = prices.need(*RESOLVER).usd
+    balanced = [n for n, s in cfg.systems.items() if any(r.load_balancer for r in s.roles.values())]
+    alb, alb_rate = rate(ALB)
     return [
         Line(
             f"{services} hub endpoints x {zones} zones ({endpoint_rate})", services * zones * endpoint * HOURS_PER_MONTH
@@ -255,6 +258,16 @@ def recovery_lines(cfg: Config, prices: Prices) -> list[Line]:
             (1 + segments + spokes) * attachment * HOURS_PER_MONTH,
         ),
         Line(f"{services} endpoint zones", services * prices.need(*ZONE).usd),
+        *(
+            [
+                Line(
+                    f"{len(balanced)} internal load balancers (hours, {alb_rate})",
+                    len(balanced) * alb * HOURS_PER_MONTH,
+                )
+            ]
+            if balanced
+            else []
+        ),
     ]
 
 

@@ -334,48 +334,6 @@ class BusinessSystemStack(GovCloudStack):
         )
         return caller_roles
 
-    def _load_balancer_logs(self, lb: elbv2.ApplicationLoadBalancer) -> None:
-        """Access logs of the load balancer. The bucket policy is ours, not ``log_access_logs``'s: each grant to the
-        log delivery service names this account (``aws:SourceAccount``), so no other account's load balancer can
-        write here through the service (a confused deputy)."""
-        bucket, prefix, account = self.access_log_bucket(), "load-balancer", self.account
-        objects = bucket.arn_for_objects(f"{prefix}/AWSLogs/{account}/*")
-        # Regions older than 2022 (Tokyo among them) deliver from Elastic Load Balancing's account, newer ones from
-        # the log delivery service; both are admitted, for this account's objects only.
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="LoadBalancerLogsFromElbAccount",
-                principals=[iam.AccountPrincipal(ELB_LOG_ACCOUNTS[self.region])],
-                actions=["s3:PutObject"],
-                resources=[objects],
-            )
-        )
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="LoadBalancerLogsFromLogDelivery",
-                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
-                actions=["s3:PutObject"],
-                resources=[objects],
-                conditions={
-                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceAccount": account}
-                },
-            )
-        )
-        bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="LoadBalancerLogsAclCheck",
-                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
-                actions=["s3:GetBucketAcl"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
-            )
-        )
-        lb.set_attribute("access_logs.s3.enabled", "true")
-        lb.set_attribute("access_logs.s3.bucket", bucket.bucket_name)
-        lb.set_attribute("access_logs.s3.prefix", prefix)
-        assert bucket.policy is not None
-        lb.node.add_dependency(bucket.policy)  # ELB checks it can write when logging is switched on
-
     # ----- hosts -----
 
     def _host(
@@ -420,46 +378,123 @@ class BusinessSystemStack(GovCloudStack):
         if not balanced:
             return
         host_role = balanced[0]
-        spec = conf.roles[host_role]
         assert conf.certificate_arn is not None  # config validation requires it
-        lb = elbv2.ApplicationLoadBalancer(
+        internal_load_balancer(
             self,
-            "LoadBalancer",
-            vpc=self.vpc,
-            internet_facing=False,
-            vpc_subnets=ec2.SubnetSelection(subnet_group_name="Application"),
-            security_group=self.groups["load-balancer"],
-            drop_invalid_header_fields=True,
-            deletion_protection=self.cfg.is_production,
+            self.vpc,
+            self.groups["load-balancer"],
+            certificate_arn=conf.certificate_arn,
+            host_role=host_role,
+            port=conf.roles[host_role].ports[0],
+            instance_ids=[host.instance.ref for host in self.hosts[host_role]],
         )
-        self._load_balancer_logs(lb)
+
+
+def internal_load_balancer(
+    stack: GovCloudStack,
+    vpc: ec2.IVpc,
+    group: ec2.ISecurityGroup,
+    *,
+    certificate_arn: str,
+    host_role: str,
+    port: int,
+    instance_ids: list[str] | None,
+) -> elbv2.ApplicationTargetGroup:
+    """The system's internal load balancer in its application subnets: TLS from the city hall on 443 with the
+    certificate, forwarding to ``host_role``'s first port over TLS, access logs in the account's log bucket.
+    ``instance_ids`` None: a target group without targets, which hosts join when they are restored."""
+    lb = elbv2.ApplicationLoadBalancer(
+        stack,
+        "LoadBalancer",
+        vpc=vpc,
+        internet_facing=False,
+        vpc_subnets=ec2.SubnetSelection(subnet_group_name="Application"),
+        security_group=group,
+        drop_invalid_header_fields=True,
+        deletion_protection=stack.cfg.is_production,
+    )
+    _load_balancer_logs(stack, lb)
+    acknowledge(
+        lb,
+        "NIST.800.53.R5-ALBWAFEnabled",
+        "Internal load balancer on the closed network, reachable only from the city hall CIDRs of the segment; "
+        "no internet traffic reaches it for a web ACL to filter.",
+    )
+    if not stack.cfg.is_production:
         acknowledge(
             lb,
-            "NIST.800.53.R5-ALBWAFEnabled",
-            "Internal load balancer on the closed network, reachable only from the city hall CIDRs of the segment; "
-            "no internet traffic reaches it for a web ACL to filter.",
+            "NIST.800.53.R5-ELBDeletionProtectionEnabled",
+            "Staging load balancers can be deleted so the environment can be rebuilt; production turns it on.",
         )
-        if not self.cfg.is_production:
-            acknowledge(
-                lb,
-                "NIST.800.53.R5-ELBDeletionProtectionEnabled",
-                "Staging load balancers can be deleted so the environment can be rebuilt; production turns it on.",
-            )
-        listener = lb.add_listener(
-            "Https",
-            port=HTTPS,
-            protocol=elbv2.ApplicationProtocol.HTTPS,
-            certificates=[elbv2.ListenerCertificate.from_arn(conf.certificate_arn)],
-            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-            open=False,
-        )
-        listener.add_targets(
+    listener = lb.add_listener(
+        "Https",
+        port=HTTPS,
+        protocol=elbv2.ApplicationProtocol.HTTPS,
+        certificates=[elbv2.ListenerCertificate.from_arn(certificate_arn)],
+        ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+        open=False,
+    )
+    health = elbv2.HealthCheck(protocol=elbv2.Protocol.HTTPS, healthy_http_codes="200-399")
+    if instance_ids is not None:
+        return listener.add_targets(
             pascal(host_role),
-            port=spec.ports[0],
+            port=port,
             protocol=elbv2.ApplicationProtocol.HTTPS,
-            targets=[elb_targets.InstanceIdTarget(host.instance.ref) for host in self.hosts[host_role]],
-            health_check=elbv2.HealthCheck(protocol=elbv2.Protocol.HTTPS, healthy_http_codes="200-399"),
+            targets=[elb_targets.InstanceIdTarget(i) for i in instance_ids],
+            health_check=health,
         )
+    targets = elbv2.ApplicationTargetGroup(
+        listener,
+        f"{pascal(host_role)}Group",
+        vpc=vpc,
+        port=port,
+        protocol=elbv2.ApplicationProtocol.HTTPS,
+        target_type=elbv2.TargetType.INSTANCE,
+        health_check=health,
+    )
+    listener.add_target_groups(pascal(host_role), target_groups=[targets])
+    return targets
+
+
+def _load_balancer_logs(stack: GovCloudStack, lb: elbv2.ApplicationLoadBalancer) -> None:
+    """Access logs of the load balancer. The bucket policy is ours, not ``log_access_logs``'s: each grant to the
+    log delivery service names this account (``aws:SourceAccount``), so no other account's load balancer can
+    write here through the service (a confused deputy)."""
+    bucket, prefix, account = stack.access_log_bucket(), "load-balancer", stack.account
+    objects = bucket.arn_for_objects(f"{prefix}/AWSLogs/{account}/*")
+    # Regions older than 2022 (Tokyo among them) deliver from Elastic Load Balancing's account, newer ones from
+    # the log delivery service; both are admitted, for this account's objects only.
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="LoadBalancerLogsFromElbAccount",
+            principals=[iam.AccountPrincipal(ELB_LOG_ACCOUNTS[stack.region])],
+            actions=["s3:PutObject"],
+            resources=[objects],
+        )
+    )
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="LoadBalancerLogsFromLogDelivery",
+            principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceAccount": account}},
+        )
+    )
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="LoadBalancerLogsAclCheck",
+            principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+            actions=["s3:GetBucketAcl"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": account}},
+        )
+    )
+    lb.set_attribute("access_logs.s3.enabled", "true")
+    lb.set_attribute("access_logs.s3.bucket", bucket.bucket_name)
+    lb.set_attribute("access_logs.s3.prefix", prefix)
+    assert bucket.policy is not None
+    lb.node.add_dependency(bucket.policy)  # ELB checks it can write when logging is switched on
 
 
 def host_security_groups(scope: Construct, cfg: Config, system: str, vpc: ec2.IVpc) -> dict[str, ec2.SecurityGroup]:

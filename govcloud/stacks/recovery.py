@@ -1,6 +1,8 @@
 """What a business system's restored hosts join in Osaka's pilot light: the role security groups, with Tokyo's rules
-on Osaka's addresses. The hosts themselves come from restore jobs (``python -m govcloud.ops recover``): their Osaka
-recovery points sit in a logically air-gapped vault, from which only AWS Backup can restore."""
+on Osaka's addresses, and the internal load balancer with Osaka's certificate and a target group that the restored
+web hosts join. The hosts themselves come from restore jobs (``python -m govcloud.ops recover``): their Osaka
+recovery points sit in a logically air-gapped vault, from which only AWS Backup can restore, so no template can
+name them; ``recover`` registers them with the target group."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from constructs import Construct
 from govcloud import naming
 from govcloud.config import Config
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.business_system import host_security_groups
+from govcloud.stacks.business_system import host_security_groups, internal_load_balancer
 
 
 class RecoveryStack(GovCloudStack):
@@ -25,9 +27,25 @@ class RecoveryStack(GovCloudStack):
             cfg=cfg,
             account=conf.account,
             region=region,
-            summary=f"pilot light of '{system}' ({conf.name_ja}) in Osaka: the security groups restored hosts join",
+            summary=f"pilot light of '{system}' ({conf.name_ja}) in Osaka: the security groups and load balancer "
+            "restored hosts join",
             system=system,
             classification="restricted",
         )
-        for role, group in host_security_groups(self, cfg, system, vpc).items():
+        groups = host_security_groups(self, cfg, system, vpc)
+        for role, group in groups.items():
             cdk.CfnOutput(self, naming.recovery_group_output(role), value=group.security_group_id)
+        balanced = [name for name, spec in conf.roles.items() if spec.load_balancer]
+        if balanced:
+            certificate = cfg.disaster_recovery.systems[system].certificate_arn
+            assert certificate is not None  # disaster_recovery_checks require it
+            targets = internal_load_balancer(
+                self,
+                vpc,
+                groups["load-balancer"],
+                certificate_arn=certificate,
+                host_role=balanced[0],
+                port=conf.roles[balanced[0]].ports[0],
+                instance_ids=None,
+            )
+            cdk.CfnOutput(self, naming.recovery_target_group_output(balanced[0]), value=targets.target_group_arn)
