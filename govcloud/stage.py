@@ -166,6 +166,19 @@ class GovCloudStage(cdk.Stage):
             logs_key=lake_baseline.keys["logs"],
         )
         after(self.data_lake_catalog, self.data_lake, lake_baseline)
+        if cfg.disaster_recovery.mode == "pilot-light":
+            osaka = self.disaster_recovery[lake.account]
+            assert osaka.key is not None  # the data lake's account holds the replicas
+            self.data_lake_catalog_osaka = DataLakeCatalogStack(
+                self,
+                "DataLakeCatalog-Osaka",
+                cfg=cfg,
+                key=osaka.key,
+                logs_key=self.osaka_baselines[lake.account].keys["logs"],
+                region=cfg.regions.dr.name,
+            )
+            # Tokyo's catalog creates the roles it attaches its Osaka policies to.
+            after(self.data_lake_catalog_osaka, osaka, self.osaka_baselines[lake.account], self.data_lake_catalog)
 
     def _linkage(self) -> None:
         """Storage and keys, then the functions, API and exchange in its spoke."""

@@ -248,5 +248,6 @@ def test_every_bucket_in_the_app_is_secure(stg, prod, services_on) -> None:
                 )
             count += 1
     # each: log archive 2, data lake 5, Osaka 3, linkage 2, resident registry 1 (also ELB logs); production's pilot
-    # light adds the resident registry's Osaka access-log bucket (its Osaka load balancer's logs)
-    assert count == 13 + 14 + 13
+    # light adds the resident registry's Osaka access-log bucket (its Osaka load balancer's logs) and the Osaka
+    # workgroup's results bucket
+    assert count == 13 + 15 + 13

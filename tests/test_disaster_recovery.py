@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 from typing import Any
 
 import pytest
@@ -81,16 +82,23 @@ def test_an_osaka_spoke_cannot_reach_another_segment(prod: Synth) -> None:
 
 
 def test_a_mode_change_touches_only_osaka_stacks(prod: Synth, prod_cfg: Config, tmp_path) -> None:
-    """From copies to a pilot light: the change guard over the Tokyo stacks is empty, and Osaka only gains stacks."""
+    """From copies to a pilot light: the change guard over the Tokyo stacks is empty, and Osaka only gains stacks
+    and, in the data lake's Osaka stack, the bucket of the Osaka workgroup's results."""
     from govcloud.review.changes import compare
 
     copies = synth(prod_cfg.model_copy(update={"disaster_recovery": prod_cfg.disaster_recovery.model_copy(
         update={"mode": "copies"})}), tmp_path / "copies")  # fmt: skip
-    report = compare(load_assembly(copies.outdir), load_assembly(prod.outdir))
-    assert [stack for stack in report.by_stack if stack not in report.stacks_added] == []
+    after = load_assembly(prod.outdir)
+    report = compare(load_assembly(copies.outdir), after)
+    region = {s.name: s.region for s in after.stacks}
+    changed = [stack for stack in report.by_stack if stack not in report.stacks_added]
+    assert [stack for stack in changed if region[stack] != OSAKA] == []  # no Tokyo stack changes
+    assert changed == ["KobeProd-DR-DataLake"]
+    assert {c.kind for c in report.by_stack["KobeProd-DR-DataLake"]} <= {"added", "changed"}
     assert not report.stacks_removed and not report.blocking(())
     assert set(report.stacks_added) == {HUB, SPOKE, "KobeProd-NetworkAttachments-Osaka",
-                                        "KobeProd-SpokeZones-ResidentRegistry-Osaka", RECOVERY}  # fmt: skip
+                                        "KobeProd-SpokeZones-ResidentRegistry-Osaka", RECOVERY,
+                                        "KobeProd-DataLakeCatalog-Osaka"}  # fmt: skip
 
 
 def _pilot_light(**changes: Any) -> dict[str, Any]:
@@ -238,3 +246,43 @@ def test_the_osaka_load_balancer_waits_for_the_restored_web_hosts(prod: Synth, p
     assert naming.recovery_target_group_output("web") in prod.template(RECOVERY)["Outputs"]
     subnets = {s["Fn::GetStackOutput"]["OutputName"] for s in props(lb)["Subnets"]}
     assert all("Application" in name for name in subnets) and len(subnets) == 2
+
+
+def test_analysts_query_the_osaka_replicas_through_an_osaka_workgroup(prod: Synth, prod_cfg: Config) -> None:
+    """Tokyo's analyst and steward roles (IAM is global) get Osaka policies, Lake Formation grants on the replicated
+    zones' databases, and a workgroup whose encrypted results stay in Osaka; the crawler runs on demand."""
+    from govcloud import naming
+
+    catalog = "KobeProd-DataLakeCatalog-Osaka"
+    assert prod.artifacts[catalog]["environment"] == f"aws://{prod_cfg.account_id('data-lake')}/{OSAKA}"
+    assert not prod.resources(catalog, "AWS::IAM::Role")  # the roles are Tokyo's
+    results = naming.data_lake_bucket(prod_cfg, "results", OSAKA)
+    (workgroup,) = prod.resources(catalog, "AWS::Athena::WorkGroup").values()
+    configuration = props(workgroup)["WorkGroupConfiguration"]
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["ResultConfiguration"]["OutputLocation"] == f"s3://{results}/"
+    assert configuration["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    databases = {
+        props(d)["DatabaseInput"]["LocationUri"] for d in prod.resources(catalog, "AWS::Glue::Database").values()
+    }
+    assert databases == {f"s3://{naming.data_lake_bucket(prod_cfg, z, OSAKA)}/" for z in prod_cfg.data_lake.replicate}
+    (crawler,) = prod.resources(catalog, "AWS::Glue::Crawler").values()
+    assert "Schedule" not in props(crawler)
+    grants = {
+        (json.dumps(props(g)["Principal"]), tuple(props(g)["Permissions"]), json.dumps(props(g)["Resource"]))
+        for g in prod.resources(catalog, "AWS::LakeFormation::PrincipalPermissions").values()
+    }
+    analyst = [g for g in grants if naming.data_lake_role(prod_cfg, "analyst") in g[0]]
+    assert {g[1] for g in analyst} == {("DESCRIBE",), ("SELECT", "DESCRIBE")}
+    assert all(naming.glue_database(prod_cfg, "curated") in g[2] for g in analyst)  # raw stays the stewards'
+    attached = {tuple(props(p)["Roles"]): p for p in prod.resources(catalog, "AWS::IAM::ManagedPolicy").values()}
+    assert (naming.data_lake_role(prod_cfg, "analyst"),) in attached
+    statements = props(attached[(naming.data_lake_role(prod_cfg, "analyst"),)])["PolicyDocument"]["Statement"]
+    assert any(
+        f":{OSAKA}:" in json.dumps(s["Resource"]) and "athena:StartQueryExecution" in s["Action"] for s in statements
+    )
+    # the results bucket is Osaka's, only the analysts and stewards read it, and its reads are audited
+    dr = "KobeProd-DR-DataLake"
+    (bucket_id,) = [k for k, b in prod.resources(dr, "AWS::S3::Bucket").items() if props(b)["BucketName"] == results]
+    (trail,) = prod.resources(dr, "AWS::CloudTrail::Trail").values()
+    assert bucket_id in json.dumps(props(trail)["EventSelectors"])

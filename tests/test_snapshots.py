@@ -43,6 +43,8 @@ def test_staging_stack_snapshot(stg, snapshot_json, stack: str) -> None:
         "KobeProd-NetworkHub-Osaka",
         "KobeProd-Spoke-ResidentRegistry-Osaka",
         "KobeProd-Recovery-ResidentRegistry",
+        "KobeProd-DataLakeCatalog-Osaka",
+        "KobeProd-DR-DataLake",
     ],
 )
 def test_production_stack_snapshot(prod, snapshot_json, stack: str) -> None:

@@ -98,7 +98,7 @@ def test_termination_protection_only_in_production(stg, prod) -> None:
     assert not any(a["properties"].get("terminationProtection") for a in stg.artifacts.values())
     assert all(a["properties"].get("terminationProtection") for a in prod.artifacts.values())
     pilot_light = {"NetworkHub-Osaka", "Spoke-ResidentRegistry-Osaka", "NetworkAttachments-Osaka",
-                   "SpokeZones-ResidentRegistry-Osaka", "Recovery-ResidentRegistry"}  # fmt: skip
+                   "SpokeZones-ResidentRegistry-Osaka", "Recovery-ResidentRegistry", "DataLakeCatalog-Osaka"}  # fmt: skip
     assert len(prod.artifacts) == len(STG_STACKS) + len(pilot_light)  # production runs a pilot light in Osaka
     assert {f"KobeProd-{s}" for s in pilot_light} <= set(prod.artifacts)
 

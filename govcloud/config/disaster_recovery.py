@@ -2,9 +2,10 @@
 
 ``copies``: the Osaka copies only (replicas, air-gapped vaults, keys). ``pilot-light``: in addition an Osaka network
 ready to receive restored hosts: a Transit Gateway with the same segment tables and rules, reached from the city hall
-over the segments' Direct Connect gateways, hub endpoints, each segment's DNS VPC, DNS Firewall, and a spoke VPC for
-each business system. Osaka has addresses of its own (distinct from Tokyo's), so both regions can be routed at once:
-a drill runs while Tokyo serves, and nothing is re-advertised at failover.
+over the segments' Direct Connect gateways, hub endpoints, each segment's DNS VPC, DNS Firewall, a spoke VPC, the
+role security groups and the internal load balancer for each business system, and the analysts' catalog and
+workgroup over the data lake replicas. Osaka has addresses of its own (distinct from Tokyo's), so both regions can
+be routed at once: a drill runs while Tokyo serves, and nothing is re-advertised at failover.
 """
 
 from __future__ import annotations

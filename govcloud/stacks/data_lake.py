@@ -84,7 +84,7 @@ class DataLakeStack(GovCloudStack):
                 access_logs=access_logs,
                 access_log_prefix=f"{zone}/",
                 object_lock_retention=lock,
-                lifecycle_rules=[self._lifecycle(cfg, zone)],
+                lifecycle_rules=[self.lifecycle(cfg, zone)],
             ).bucket
             restrict_zone(cfg, bucket, zone)
             self.buckets[zone] = bucket
@@ -100,7 +100,7 @@ class DataLakeStack(GovCloudStack):
                 )
 
     @staticmethod
-    def _lifecycle(cfg: Config, zone: str) -> s3.LifecycleRule:
+    def lifecycle(cfg: Config, zone: str) -> s3.LifecycleRule:
         if zone == RESULTS:
             return s3.LifecycleRule(
                 id="ExpireResults",

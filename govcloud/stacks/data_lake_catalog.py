@@ -1,5 +1,10 @@
 """Data lake catalog and access (stateless): Glue databases and crawlers, the Athena workgroup, Lake Formation
-settings, locations and grants, the data lake roles, and a CloudTrail trail of every read and write."""
+settings, locations and grants, the data lake roles, and a CloudTrail trail of every read and write.
+
+With a pilot light the same stack in Osaka (``region``) over the replicas: a database per replicated zone, Lake
+Formation over the replica locations, a crawler of each replicated crawled zone (run on demand: the replicas'
+tables are found when they are needed), and a workgroup whose results stay in Osaka. Its roles are Tokyo's (IAM is
+global): it attaches Osaka policies to them and creates none. The replicas' data-event trail is the DR stack's."""
 
 from __future__ import annotations
 
@@ -26,33 +31,52 @@ STEWARD_ZONES = DATA_LAKE_ZONES
 
 
 class DataLakeCatalogStack(GovCloudStack):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: Config, key: kms.IKey, logs_key: kms.IKey) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: Config,
+        key: kms.IKey,
+        logs_key: kms.IKey,
+        region: str | None = None,
+    ) -> None:
         lake = cfg.data_lake
+        self.osaka = region is not None
         super().__init__(
             scope,
             construct_id,
             cfg=cfg,
             account=lake.account,
-            summary="data lake catalog and access (Glue, Athena, Lake Formation, roles, data-event trail)",
+            region=region,
+            summary="the analysts' and stewards' catalog and workgroup over the Osaka replicas (Glue, Athena, Lake "
+            "Formation)"
+            if self.osaka
+            else "data lake catalog and access (Glue, Athena, Lake Formation, roles, data-event trail)",
             system="data-lake",
             classification="restricted",
         )
         self.key, self.logs_key = key, logs_key
+        # In Osaka only the replicated zones exist.
+        self.zones = tuple(z for z in DATA_LAKE_ZONES if z in lake.replicate) if self.osaka else DATA_LAKE_ZONES
+        self.crawled = tuple(z for z in CRAWLED if z in self.zones)
         self._databases()
         self._roles()
         self._lake_formation()
         self._crawlers()
         self._workgroup()
-        self._data_events_trail()
+        if not self.osaka:
+            self._data_events_trail()
 
     def _databases(self) -> None:
         """The storage stack's buckets by their deterministic names (this stack reads no output of that one), and
         a Glue database per zone."""
         cfg = self.cfg
         account = cfg.account_id(cfg.data_lake.account)
+        region = self.region if self.osaka else None
         self.buckets = buckets = {
-            z: s3.Bucket.from_bucket_name(self, f"{z.title()}Bucket", naming.data_lake_bucket(cfg, z))
-            for z in (*DATA_LAKE_ZONES, RESULTS)
+            z: s3.Bucket.from_bucket_name(self, f"{z.title()}Bucket", naming.data_lake_bucket(cfg, z, region))
+            for z in (*self.zones, RESULTS)
         }
         self.databases = {
             zone: glue.CfnDatabase(
@@ -65,15 +89,24 @@ class DataLakeCatalogStack(GovCloudStack):
                     location_uri=f"s3://{buckets[zone].bucket_name}/",
                 ),
             )
-            for zone in DATA_LAKE_ZONES
+            for zone in self.zones
         }
         for database in self.databases.values():
             database.apply_removal_policy(cdk.RemovalPolicy.RETAIN)  # tables the crawlers found live inside
 
     def _roles(self) -> None:
-        """Fixed names: the bucket policies of the storage stack name them."""
+        """Fixed names: the bucket policies of the storage stack name them. In Osaka, Tokyo's roles by name."""
         cfg = self.cfg
         lake = cfg.data_lake
+        if self.osaka:
+            self.roles: dict[str, iam.IRole] = {
+                who: iam.Role.from_role_name(
+                    self, f"{who.title().replace('-', '')}Role", naming.data_lake_role(cfg, who), mutable=True
+                )
+                for who in ("analyst", "steward", "crawler", "lake-formation")
+            }
+            self._grant_storage(cfg, self.buckets, self.key)
+            return
 
         self.roles = {
             "analyst": self._role(
@@ -119,7 +152,7 @@ class DataLakeCatalogStack(GovCloudStack):
             # Created before the settings, a database would keep the IAMAllowedPrincipals default grant.
             database.add_resource_dependency(settings)
         locations = {}
-        for zone in DATA_LAKE_ZONES:
+        for zone in self.zones:
             location = lakeformation.CfnResource(
                 self,
                 f"{zone.title()}Location",
@@ -130,12 +163,12 @@ class DataLakeCatalogStack(GovCloudStack):
             location.add_resource_dependency(settings)
             locations[zone] = location
         grants = [
-            *((("analyst", zone)) for zone in ANALYST_ZONES),
-            *((("steward", zone)) for zone in STEWARD_ZONES),
+            *((("analyst", zone)) for zone in ANALYST_ZONES if zone in self.zones),
+            *((("steward", zone)) for zone in STEWARD_ZONES if zone in self.zones),
         ]
         for who, zone in grants:
             self._grant_read(f"{who.title()}{zone.title()}", self.roles[who], self.databases[zone], settings)
-        for zone in CRAWLED:
+        for zone in self.crawled:
             self._grant_crawler(
                 zone, self.roles["crawler"], self.databases[zone], buckets[zone], settings, locations[zone]
             )
@@ -161,7 +194,7 @@ class DataLakeCatalogStack(GovCloudStack):
                 ),
             ),
         )
-        for zone in CRAWLED:
+        for zone in self.crawled:
             crawler = glue.CfnCrawler(
                 self,
                 f"{zone.title()}Crawler",
@@ -171,7 +204,10 @@ class DataLakeCatalogStack(GovCloudStack):
                 targets=glue.CfnCrawler.TargetsProperty(
                     s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{buckets[zone].bucket_name}/")]
                 ),
-                schedule=glue.CfnCrawler.ScheduleProperty(schedule_expression=lake.crawler_schedule),
+                # In Osaka, run on demand (aws glue start-crawler): the replicas' tables are needed only in a disaster.
+                schedule=None
+                if self.osaka
+                else glue.CfnCrawler.ScheduleProperty(schedule_expression=lake.crawler_schedule),
                 crawler_security_configuration=security.ref,
                 schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
                     update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"
@@ -230,16 +266,18 @@ class DataLakeCatalogStack(GovCloudStack):
         )
 
     def _grant_storage(self, cfg: Config, buckets: dict[str, s3.IBucket], key: kms.IKey) -> None:
-        """S3 and KMS permissions Lake Formation does not vend: crawler reads, ingestion writes, LF's own access."""
-        zones = {z: buckets[z] for z in DATA_LAKE_ZONES}
+        """S3 and KMS permissions Lake Formation does not vend: crawler reads, ingestion writes, LF's own access
+        (in Osaka on the replicas, and no ingestion: nothing is ingested there)."""
+        zones = {z: buckets[z] for z in self.zones}
+        crawled = self.crawled
         crawler_statements = [
             iam.PolicyStatement(
-                sid="ListCrawledZones", actions=["s3:ListBucket"], resources=[zones[z].bucket_arn for z in CRAWLED]
+                sid="ListCrawledZones", actions=["s3:ListBucket"], resources=[zones[z].bucket_arn for z in crawled]
             ),
             iam.PolicyStatement(
                 sid="ReadCrawledZones",
                 actions=["s3:GetObject"],
-                resources=[zones[z].arn_for_objects("*") for z in CRAWLED],
+                resources=[zones[z].arn_for_objects("*") for z in crawled],
             ),
             iam.PolicyStatement(sid="DecryptZones", actions=["kms:Decrypt"], resources=[key.key_arn]),
             iam.PolicyStatement(
@@ -268,21 +306,10 @@ class DataLakeCatalogStack(GovCloudStack):
             ),
         ]
         crawler = iam.ManagedPolicy(self, "CrawlerPolicy", roles=[self.roles["crawler"]], statements=crawler_statements)
-        ingestion_statements = [
-            # Batches arrive as multipart uploads, written only if absent (If-None-Match); a failed one is aborted.
-            iam.PolicyStatement(
-                sid="WriteRaw",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[zones["raw"].arn_for_objects("*")],
-            ),
-            # A multipart upload also decrypts the data keys of its parts.
-            iam.PolicyStatement(
-                sid="EncryptRaw", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]
-            ),
-        ]
-        ingestion = iam.ManagedPolicy(
-            self, "IngestionPolicy", roles=[self.roles["ingestion"]], statements=ingestion_statements
-        )
+        ingestion_statements: list[iam.PolicyStatement] = []
+        ingestion = None
+        if not self.osaka:
+            ingestion, ingestion_statements = self._ingestion_policy(zones, key)
         lake_formation_statements = [
             iam.PolicyStatement(
                 sid="ListZones", actions=["s3:ListBucket"], resources=[b.bucket_arn for b in zones.values()]
@@ -299,7 +326,7 @@ class DataLakeCatalogStack(GovCloudStack):
         lake_formation = iam.ManagedPolicy(
             self, "LakeFormationPolicy", roles=[self.roles["lake-formation"]], statements=lake_formation_statements
         )
-        for policy, statements, why in (
+        acknowledged = [
             (
                 crawler,
                 crawler_statements,
@@ -318,8 +345,30 @@ class DataLakeCatalogStack(GovCloudStack):
                 "Lake Formation reads and writes objects of the registered zone locations on behalf of granted "
                 "principals.",
             ),
-        ):
-            acknowledge_wildcards(policy, statements, why)
+        ]
+        for policy, statements, why in acknowledged:
+            if policy is not None:
+                acknowledge_wildcards(policy, statements, why)
+
+    def _ingestion_policy(
+        self, zones: dict[str, s3.IBucket], key: kms.IKey
+    ) -> tuple[iam.ManagedPolicy, list[iam.PolicyStatement]]:
+        ingestion_statements = [
+            # Batches arrive as multipart uploads, written only if absent (If-None-Match); a failed one is aborted.
+            iam.PolicyStatement(
+                sid="WriteRaw",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[zones["raw"].arn_for_objects("*")],
+            ),
+            # A multipart upload also decrypts the data keys of its parts.
+            iam.PolicyStatement(
+                sid="EncryptRaw", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]
+            ),
+        ]
+        ingestion = iam.ManagedPolicy(
+            self, "IngestionPolicy", roles=[self.roles["ingestion"]], statements=ingestion_statements
+        )
+        return ingestion, ingestion_statements
 
     def _grant_queries(self, cfg: Config, buckets: dict[str, s3.IBucket], key: kms.IKey) -> None:
         """Analysts and stewards query through the workgroup; Lake Formation decides which tables they see."""
@@ -377,7 +426,7 @@ class DataLakeCatalogStack(GovCloudStack):
 
     @staticmethod
     def _grant_read(
-        name: str, role: iam.Role, database: glue.CfnDatabase, settings: lakeformation.CfnDataLakeSettings
+        name: str, role: iam.IRole, database: glue.CfnDatabase, settings: lakeformation.CfnDataLakeSettings
     ) -> None:
         scope = role.node.scope
         assert scope is not None
@@ -418,7 +467,7 @@ class DataLakeCatalogStack(GovCloudStack):
     @staticmethod
     def _grant_crawler(
         zone: str,
-        role: iam.Role,
+        role: iam.IRole,
         database: glue.CfnDatabase,
         bucket: s3.IBucket,
         settings: lakeformation.CfnDataLakeSettings,

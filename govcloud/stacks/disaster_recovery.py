@@ -1,11 +1,13 @@
 """Disaster recovery in Osaka (ap-northeast-3), one stack per account with data to protect: the copies of that
 account's data (replica buckets of the data lake zones with their key and their own data-event trail, and a
-logically air-gapped vault per business system). The region's keys, guards and alarms are its Osaka baseline."""
+logically air-gapped vault per business system). With a pilot light, also the bucket of the Osaka workgroup's query
+results (``DataLakeCatalog-Osaka``). The region's keys, guards and alarms are its Osaka baseline."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -16,7 +18,7 @@ from govcloud.constructs.buckets import SecureBucket, object_lock
 from govcloud.constructs.data_events import data_events_trail
 from govcloud.constructs.keys import DataKey
 from govcloud.stacks.base import GovCloudStack
-from govcloud.stacks.data_lake import restrict_zone
+from govcloud.stacks.data_lake import RESULTS, DataLakeStack, restrict_zone
 
 
 class DisasterRecoveryStack(GovCloudStack):
@@ -33,6 +35,9 @@ class DisasterRecoveryStack(GovCloudStack):
             classification="restricted",
         )
         self.replicas: dict[str, s3.Bucket] = {}
+        self.results: s3.Bucket | None = None
+        self.key: kms.IKey | None = None
+        """The Osaka data lake key (the data lake's account only)."""
         if account == cfg.data_lake.account:
             self._data_lake_replicas(cfg, region)
         self.vaults: dict[str, backup.CfnLogicallyAirGappedBackupVault] = {}
@@ -93,6 +98,24 @@ class DisasterRecoveryStack(GovCloudStack):
             )
             restrict_zone(cfg, replica, zone)  # the same read and write denies as the zone in Tokyo
             self.replicas[zone] = replica
+        self.key = key
+        if cfg.disaster_recovery.mode == "pilot-light":
+            self.results = SecureBucket(
+                self,
+                "ResultsBucket",
+                bucket_name=naming.data_lake_bucket(cfg, RESULTS, region),
+                encryption_key=key,
+                access_logs=access_logs,
+                access_log_prefix=f"{RESULTS}/",
+                lifecycle_rules=[DataLakeStack.lifecycle(cfg, RESULTS)],
+            ).bucket
+            restrict_zone(cfg, self.results, RESULTS)
+            acknowledge(
+                self.results,
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                "Query results of the Osaka workgroup are transient (they expire) and are rebuilt by running the query "
+                "again; they need no copy in another region.",
+            )
         self._data_events(cfg)
 
     def _data_events(self, cfg: Config) -> None:
@@ -102,7 +125,7 @@ class DisasterRecoveryStack(GovCloudStack):
             "DataEventsTrail",
             cfg=cfg,
             name="data-lake-replica-events",
-            buckets=list(self.replicas.values()),
+            buckets=[*self.replicas.values(), *([self.results] if self.results else [])],
             log_bucket=s3.Bucket.from_bucket_name(self, "CentralLogBucket", naming.log_bucket(cfg)),
             reason="This trail records data events only (every read and write of the Osaka replicas) for audit in the "
             "tamper-proof log archive; alarms on account activity come from the management trail.",
