@@ -104,208 +104,236 @@ class Drawing:
 
 
 def draw(stacks: list[StackArtifact], lang: str = "en") -> Drawing:
-    d = Drawing()
-    templates = {s.name: s.template for s in stacks}
-    by_name = {s.name: s for s in stacks}
-    graph = transit.build(templates)
-    account_of = {s.name: s.account for s in stacks}
+    return _Drawer(stacks, lang).draw()
 
-    def where(stack: str) -> str:
-        return word(lang, REGION_NAMES.get(by_name[stack].region, by_name[stack].region))
 
-    holds: dict[str, list[str]] = defaultdict(list)
-    for s in stacks:
-        short = s.display_name.split("/")[-1] if s.display_name else s.name
-        if not short.startswith("Baseline"):
-            holds[s.account].append(short)
+class _Drawer:
+    """What the templates say, read once; then each part of the drawing in turn."""
 
-    def account_label(account: str) -> str:
-        return f"account {account}: {', '.join(sorted(holds[account])[:3]) or 'baseline'}"
+    def __init__(self, stacks: list[StackArtifact], lang: str) -> None:
+        self.d = Drawing()
+        self.stacks, self.lang = stacks, lang
+        self.templates = {s.name: s.template for s in stacks}
+        self.by_name = {s.name: s for s in stacks}
+        self.graph = transit.build(self.templates)
+        self.account_of = {s.name: s.account for s in stacks}
+        self.holds: dict[str, list[str]] = defaultdict(list)
+        for s in stacks:
+            short = s.display_name.split("/")[-1] if s.display_name else s.name
+            if not short.startswith("Baseline"):
+                self.holds[s.account].append(short)
+        self.vpcs, self.inside = self._read_vpcs()
+        self.systems, self.system_members = self._read_systems()
+        self.table_box: dict[Node, str] = {}
 
-    # VPCs, the attachment that joins each to a Transit Gateway, and each business system's hosts
-    vpcs: dict[Node, dict[str, Any]] = {}
-    for s in stacks:
-        for lid, r in s.resources.items():
-            if r.get("Type") == "AWS::EC2::VPC":
-                tags = _tags(r)
-                tiers = Counter(
-                    _tags(sub).get("aws-cdk:subnet-name", "?")
-                    for sub in s.resources.values()
-                    if sub.get("Type") == "AWS::EC2::Subnet"
-                    and lid in _refs((sub.get("Properties") or {}).get("VpcId"))
-                )
-                vpcs[(s.name, lid)] = {
-                    "cidr": (r.get("Properties") or {}).get("CidrBlock", "?"),
-                    "system": tags.get("System", "?"),
-                    "tiers": ", ".join(t for t in tiers if t != "Attachments"),
-                    "attachment": None,
-                    "name": tags.get("Name", lid).split("/")[-3] if tags.get("Name", "").count("/") >= 3 else lid,
-                }
-    inside: dict[Node, set[Node]] = defaultdict(set)
-    for s in stacks:
-        for lid, r in s.resources.items():
-            for vpc_id in _refs((r.get("Properties") or {}).get("VpcId")):
-                inside[(s.name, vpc_id)].add((s.name, lid))
-    for node, attachment in graph.attachments.items():
-        if attachment.type != "vpc":
-            continue
-        props = templates[node[0]]["Resources"][node[1]].get("Properties") or {}
-        for vpc_id in _refs(props.get("VpcId")):
-            if (node[0], vpc_id) in vpcs:
-                vpcs[(node[0], vpc_id)]["attachment"] = node
-    systems: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    system_members: dict[tuple[str, str], set[Node]] = defaultdict(set)
-    for s in stacks:
-        for lid, r in s.resources.items():
-            kind = r.get("Type")
-            tags = _tags(r)
-            if kind == "AWS::EC2::Instance":
-                systems[(s.account, tags.get("System", "?"))][tags.get("Role", "host")] += 1
-                system_members[(s.account, tags.get("System", "?"))].add((s.name, lid))
-            elif kind == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-                systems[(s.account, tags.get("System", "?"))]["ALB"] += 1
-                system_members[(s.account, tags.get("System", "?"))].add((s.name, lid))
-    for s in stacks:  # a system stands for everything in the stacks that hold its hosts (rules, roles, alarms)
-        for key, members in system_members.items():
-            if any(stack == s.name for stack, _ in members):
-                members |= {(s.name, lid) for lid in s.resources}
-                system_members[key] = members
+    def draw(self) -> Drawing:
+        self._tables_and_links()
+        folded = self._folds()
+        self._spokes({a for accounts in folded.values() for a in accounts})
+        self._folded_spokes(folded)
+        _data_flows(self.d, self.stacks, self.systems, self.lang)
+        for account in {s.account for s in self.stacks}:
+            group = _id("acct", account)
+            if group in self.d.groups:
+                self.d.groups[group] = (self.account_label(account), self.d.groups[group][1])
+        return self.d
 
-    def table_of(attachment: Node | None) -> Node | None:
-        return graph.associations[attachment][0] if attachment in graph.associations else None
+    def where(self, stack: str) -> str:
+        region = self.by_name[stack].region
+        return word(self.lang, REGION_NAMES.get(region, region))
 
-    def propagates_to(attachment: Node | None) -> frozenset[Node]:
-        return frozenset(t for t, routes in graph.routes.items() for target, _ in routes if target == attachment)
+    def account_label(self, account: str) -> str:
+        return f"account {account}: {', '.join(sorted(self.holds[account])[:3]) or 'baseline'}"
 
-    # Transit Gateway route tables and links, in the accounts that own them
-    table_box: dict[Node, str] = {}
-    for node, segment in sorted(graph.tables.items(), key=lambda kv: kv[0]):
-        account = account_of[node[0]]
-        box = Box(_id("rt", node[0], node[1]), f"TGW table {segment} ({where(node[0])})", "hexagon", {node})
-        d.box(_id("acct", account), account_label(account), box)
-        table_box[node] = box.id
-    for node, attachment in sorted(graph.attachments.items()):
-        if attachment.type == "vpc":
-            continue
-        account = account_of[node[0]]
-        kind = "Direct Connect" if attachment.type == "direct-connect-gateway" else "VPN"
-        box = Box(_id("link", node[0], node[1]), f"{kind} ({attachment.segment}, {where(node[0])})", "stadium", {node})
-        d.box(_id("acct", account), account_label(account), box)
-        site = _id("site", str(attachment.segment))
-        d.groups.setdefault("onprem", ("city hall / LGWAN", []))
-        if not any(b.id == site for b in d.groups["onprem"][1]):
-            d.box("onprem", "city hall / LGWAN", Box(site, f"on-premises: {attachment.segment} segment", "stadium"))
-        d.edge(site, box.id, "---")
-        table = table_of(node)
-        if table in table_box:
-            d.edge(box.id, table_box[table], "-->")
+    def table_of(self, attachment: Node | None) -> Node | None:
+        associations = self.graph.associations
+        return associations[attachment][0] if attachment in associations else None
 
-    # Spokes and systems, folded where accounts repeat
-    signature: dict[str, tuple[Any, ...]] = {}
-    spokes_of: dict[str, list[Node]] = defaultdict(list)
-    for node in vpcs:
-        spokes_of[account_of[node[0]]].append(node)
-    system_accounts = {account for account, _ in systems}
-    for account in system_accounts:
-        nodes = spokes_of.get(account, [])
-        if len(nodes) != 1:
-            continue
-        info = vpcs[nodes[0]]
-        attachment = info["attachment"]
-        segment = graph.attachments[attachment].segment if attachment else None
-        roles = tuple(
-            sorted((role, n) for (a, _), counter in systems.items() if a == account for role, n in counter.items())
-        )
-        signature[account] = (
-            segment,
-            table_of(attachment),
-            propagates_to(attachment),
-            info["tiers"],
-            roles,
-            where(nodes[0][0]),
-        )
-    repeated = Counter(signature.values())
-    folded: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    for account, sig in sorted(signature.items()):
-        if repeated[sig] > FOLD:
-            folded[sig].append(account)
+    def propagates_to(self, attachment: Node | None) -> frozenset[Node]:
+        routes = self.graph.routes
+        return frozenset(t for t, entries in routes.items() for target, _ in entries if target == attachment)
 
-    def vpc_edges(box_id: str, attachment: Node | None) -> None:
-        table = table_of(attachment)
-        if table in table_box:
-            d.edge(box_id, table_box[table], "-->", "associated")
-        for t in sorted(propagates_to(attachment)):
-            if t in table_box and t != table:
-                d.edge(table_box[t], box_id, "-.->", "routes")
-
-    folded_accounts = {a for accounts in folded.values() for a in accounts}
-    for node, info in sorted(vpcs.items()):
-        account = account_of[node[0]]
-        if account in folded_accounts:
-            continue
-        attachment = info["attachment"]
-        segment = graph.attachments[attachment].segment if attachment else "not attached"
-        label = f"VPC {info['name']} {info['cidr']}<br/>segment {segment} ({where(node[0])})"
-        if info["tiers"]:
-            label += f"<br/>{info['tiers']}"
-        box = Box(
-            _id("vpc", node[0], node[1]), label, "rect", {node, *inside[node], *([attachment] if attachment else [])}
-        )
-        d.box(_id("acct", account), account_label(account), box)
-        vpc_edges(box.id, attachment)
-        for (sys_account, system), tiers in systems.items():
-            if sys_account == account and system == info["system"]:
-                sys_id = _id("sys", account, system)
-                if not any(b.id == sys_id for _, boxes in d.groups.values() for b in boxes):
-                    tier_text = " · ".join(f"{role} ×{n}" for role, n in sorted(tiers.items()))
-                    d.box(
-                        _id("acct", account),
-                        account_label(account),
-                        Box(sys_id, f"{system}<br/>{tier_text}", "rect", system_members[(account, system)]),
+    def _read_vpcs(self) -> tuple[dict[Node, dict[str, Any]], dict[Node, set[Node]]]:
+        """Each VPC with its CIDR, system, tiers and Transit Gateway attachment; what refers to each VPC."""
+        vpcs: dict[Node, dict[str, Any]] = {}
+        for s in self.stacks:
+            for lid, r in s.resources.items():
+                if r.get("Type") == "AWS::EC2::VPC":
+                    tags = _tags(r)
+                    tiers = Counter(
+                        _tags(sub).get("aws-cdk:subnet-name", "?")
+                        for sub in s.resources.values()
+                        if sub.get("Type") == "AWS::EC2::Subnet"
+                        and lid in _refs((sub.get("Properties") or {}).get("VpcId"))
                     )
-                d.edge(sys_id, box.id, "---")
-    for n, (sig, accounts) in enumerate(sorted(folded.items(), key=lambda kv: kv[1])):
-        group = _id("fold", str(n))
-        names = sorted(system for (a, system) in systems if a in accounts)
-        shown = ", ".join(names[:NAMES_SHOWN]) + (
-            f", … (+{len(names) - NAMES_SHOWN})" if len(names) > NAMES_SHOWN else ""
-        )
-        segment, _, _, subnet_tiers, tiers, region = sig
-        members_vpc = {
-            m for node, info in vpcs.items() if account_of[node[0]] in accounts for m in (node, info["attachment"]) if m
-        }
-        first = next(node for node, info in sorted(vpcs.items()) if account_of[node[0]] == accounts[0])
-        vpc_id = _id("vpcs", group)
-        d.box(
-            group,
-            f"{len(accounts)} business-system accounts",
-            Box(
-                vpc_id,
-                f"{len(accounts)} spoke VPCs<br/>segment {segment} ({region})<br/>{subnet_tiers}",
-                "rect",
-                members_vpc,
-            ),
-        )
-        vpc_edges(vpc_id, vpcs[first]["attachment"])
-        tier_text = " · ".join(f"{role} ×{k}" for role, k in tiers)
-        members_sys = set().union(*(system_members[(a, s)] for (a, s) in systems if a in accounts))
-        sys_id = _id("systems", group)
-        d.box(
-            group,
-            f"{len(accounts)} business-system accounts",
-            Box(sys_id, f"{len(names)} systems, each {tier_text}<br/>{shown}", "rect", members_sys),
-        )
-        d.edge(sys_id, vpc_id, "---")
-        for account, system in systems:
-            if account in accounts:
-                d.aliases[_id("sys", account, system)] = sys_id
+                    vpcs[(s.name, lid)] = {
+                        "cidr": (r.get("Properties") or {}).get("CidrBlock", "?"),
+                        "system": tags.get("System", "?"),
+                        "tiers": ", ".join(t for t in tiers if t != "Attachments"),
+                        "attachment": None,
+                        "name": tags.get("Name", lid).split("/")[-3] if tags.get("Name", "").count("/") >= 3 else lid,
+                    }
+        inside: dict[Node, set[Node]] = defaultdict(set)
+        for s in self.stacks:
+            for lid, r in s.resources.items():
+                for vpc_id in _refs((r.get("Properties") or {}).get("VpcId")):
+                    inside[(s.name, vpc_id)].add((s.name, lid))
+        for node, attachment in self.graph.attachments.items():
+            if attachment.type != "vpc":
+                continue
+            props = self.templates[node[0]]["Resources"][node[1]].get("Properties") or {}
+            for vpc_id in _refs(props.get("VpcId")):
+                if (node[0], vpc_id) in vpcs:
+                    vpcs[(node[0], vpc_id)]["attachment"] = node
+        return vpcs, inside
 
-    _data_flows(d, stacks, systems, lang)
-    for account in {s.account for s in stacks}:
-        group = _id("acct", account)
-        if group in d.groups:
-            d.groups[group] = (account_label(account), d.groups[group][1])
-    return d
+    def _read_systems(self) -> tuple[dict[tuple[str, str], Counter[str]], dict[tuple[str, str], set[Node]]]:
+        """Hosts per role (and load balancers) of each (account, system), and the resources each stands for."""
+        systems: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        members: dict[tuple[str, str], set[Node]] = defaultdict(set)
+        for s in self.stacks:
+            for lid, r in s.resources.items():
+                kind = r.get("Type")
+                tags = _tags(r)
+                if kind == "AWS::EC2::Instance":
+                    systems[(s.account, tags.get("System", "?"))][tags.get("Role", "host")] += 1
+                    members[(s.account, tags.get("System", "?"))].add((s.name, lid))
+                elif kind == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+                    systems[(s.account, tags.get("System", "?"))]["ALB"] += 1
+                    members[(s.account, tags.get("System", "?"))].add((s.name, lid))
+        for s in self.stacks:  # a system stands for everything in the stacks that hold its hosts (rules, roles, alarms)
+            for key, found in members.items():
+                if any(stack == s.name for stack, _ in found):
+                    found |= {(s.name, lid) for lid in s.resources}
+                    members[key] = found
+        return systems, members
+
+    def _tables_and_links(self) -> None:
+        """Transit Gateway route tables and the links to the city, in the accounts that own them."""
+        d, graph = self.d, self.graph
+        for node, segment in sorted(graph.tables.items(), key=lambda kv: kv[0]):
+            account = self.account_of[node[0]]
+            box = Box(_id("rt", node[0], node[1]), f"TGW table {segment} ({self.where(node[0])})", "hexagon", {node})
+            d.box(_id("acct", account), self.account_label(account), box)
+            self.table_box[node] = box.id
+        for node, attachment in sorted(graph.attachments.items()):
+            if attachment.type == "vpc":
+                continue
+            account = self.account_of[node[0]]
+            kind = "Direct Connect" if attachment.type == "direct-connect-gateway" else "VPN"
+            label = f"{kind} ({attachment.segment}, {self.where(node[0])})"
+            box = Box(_id("link", node[0], node[1]), label, "stadium", {node})
+            d.box(_id("acct", account), self.account_label(account), box)
+            site = _id("site", str(attachment.segment))
+            d.groups.setdefault("onprem", ("city hall / LGWAN", []))
+            if not any(b.id == site for b in d.groups["onprem"][1]):
+                d.box("onprem", "city hall / LGWAN", Box(site, f"on-premises: {attachment.segment} segment", "stadium"))
+            d.edge(site, box.id, "---")
+            table = self.table_of(node)
+            if table in self.table_box:
+                d.edge(box.id, self.table_box[table], "-->")
+
+    def _folds(self) -> dict[tuple[Any, ...], list[str]]:
+        """Accounts with one spoke and a system of the same shape (segment, tables, tiers, roles, region), when more
+        than FOLD of them repeat it."""
+        signature: dict[str, tuple[Any, ...]] = {}
+        spokes_of: dict[str, list[Node]] = defaultdict(list)
+        for node in self.vpcs:
+            spokes_of[self.account_of[node[0]]].append(node)
+        for account in {account for account, _ in self.systems}:
+            nodes = spokes_of.get(account, [])
+            if len(nodes) != 1:
+                continue
+            info = self.vpcs[nodes[0]]
+            attachment = info["attachment"]
+            segment = self.graph.attachments[attachment].segment if attachment else None
+            roles = tuple(
+                sorted(
+                    (role, n) for (a, _), counter in self.systems.items() if a == account for role, n in counter.items()
+                )
+            )
+            signature[account] = (
+                segment,
+                self.table_of(attachment),
+                self.propagates_to(attachment),
+                info["tiers"],
+                roles,
+                self.where(nodes[0][0]),
+            )
+        repeated = Counter(signature.values())
+        folded: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        for account, sig in sorted(signature.items()):
+            if repeated[sig] > FOLD:
+                folded[sig].append(account)
+        return folded
+
+    def _vpc_edges(self, box_id: str, attachment: Node | None) -> None:
+        table = self.table_of(attachment)
+        if table in self.table_box:
+            self.d.edge(box_id, self.table_box[table], "-->", "associated")
+        for t in sorted(self.propagates_to(attachment)):
+            if t in self.table_box and t != table:
+                self.d.edge(self.table_box[t], box_id, "-.->", "routes")
+
+    def _spokes(self, folded_accounts: set[str]) -> None:
+        """Each VPC that is not folded, with its system beside it."""
+        d = self.d
+        for node, info in sorted(self.vpcs.items()):
+            account = self.account_of[node[0]]
+            if account in folded_accounts:
+                continue
+            attachment = info["attachment"]
+            segment = self.graph.attachments[attachment].segment if attachment else "not attached"
+            label = f"VPC {info['name']} {info['cidr']}<br/>segment {segment} ({self.where(node[0])})"
+            if info["tiers"]:
+                label += f"<br/>{info['tiers']}"
+            members = {node, *self.inside[node], *([attachment] if attachment else [])}
+            box = Box(_id("vpc", node[0], node[1]), label, "rect", members)
+            d.box(_id("acct", account), self.account_label(account), box)
+            self._vpc_edges(box.id, attachment)
+            for (sys_account, system), tiers in self.systems.items():
+                if sys_account == account and system == info["system"]:
+                    sys_id = _id("sys", account, system)
+                    if not any(b.id == sys_id for _, boxes in d.groups.values() for b in boxes):
+                        tier_text = " · ".join(f"{role} ×{n}" for role, n in sorted(tiers.items()))
+                        d.box(
+                            _id("acct", account),
+                            self.account_label(account),
+                            Box(sys_id, f"{system}<br/>{tier_text}", "rect", self.system_members[(account, system)]),
+                        )
+                    d.edge(sys_id, box.id, "---")
+
+    def _folded_spokes(self, folded: dict[tuple[Any, ...], list[str]]) -> None:
+        """One group per fold: one node for its spoke VPCs, one for its systems, named."""
+        d = self.d
+        for n, (sig, accounts) in enumerate(sorted(folded.items(), key=lambda kv: kv[1])):
+            group = _id("fold", str(n))
+            names = sorted(system for (a, system) in self.systems if a in accounts)
+            shown = ", ".join(names[:NAMES_SHOWN]) + (
+                f", … (+{len(names) - NAMES_SHOWN})" if len(names) > NAMES_SHOWN else ""
+            )
+            segment, _, _, subnet_tiers, tiers, region = sig
+            members_vpc = {
+                m
+                for node, info in self.vpcs.items()
+                if self.account_of[node[0]] in accounts
+                for m in (node, info["attachment"])
+                if m
+            }
+            first = next(node for node, _ in sorted(self.vpcs.items()) if self.account_of[node[0]] == accounts[0])
+            vpc_id = _id("vpcs", group)
+            label = f"{len(accounts)} spoke VPCs<br/>segment {segment} ({region})<br/>{subnet_tiers}"
+            d.box(group, f"{len(accounts)} business-system accounts", Box(vpc_id, label, "rect", members_vpc))
+            self._vpc_edges(vpc_id, self.vpcs[first]["attachment"])
+            tier_text = " · ".join(f"{role} ×{k}" for role, k in tiers)
+            members_sys = set().union(*(self.system_members[(a, s)] for (a, s) in self.systems if a in accounts))
+            sys_id = _id("systems", group)
+            label = f"{len(names)} systems, each {tier_text}<br/>{shown}"
+            d.box(group, f"{len(accounts)} business-system accounts", Box(sys_id, label, "rect", members_sys))
+            d.edge(sys_id, vpc_id, "---")
+            for account, system in self.systems:
+                if account in accounts:
+                    d.aliases[_id("sys", account, system)] = sys_id
 
 
 def _data_flows(d: Drawing, stacks: list[StackArtifact], systems: Mapping[tuple[str, str], Any], lang: str) -> None:

@@ -16,7 +16,7 @@ from govcloud.compliance import transit
 from govcloud.compliance.rules import STATEFUL_TYPES, as_list
 from govcloud.review import text
 from govcloud.review.assembly import Assembly, StackArtifact
-from govcloud.review.report import ENCRYPTION_OF, _key_name, acknowledgements
+from govcloud.review.report import ENCRYPTION_OF, key_name, acknowledgements
 
 ENVIRONMENT = "(environment)"
 """The stack name of facts about the environment as a whole (segment reachability, compliance findings)."""
@@ -261,7 +261,7 @@ def encryption(stack: StackArtifact) -> Iterator[Fact]:
         kind, p = str(resource.get("Type")), _props(resource)
         extract = ENCRYPTION_OF.get(kind)
         if extract:
-            key = _key_name(extract(p), aliases).replace("`", "")
+            key = key_name(extract(p), aliases).replace("`", "")
             yield fact(
                 "encryption",
                 stack.name,

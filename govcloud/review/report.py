@@ -222,12 +222,12 @@ ENCRYPTION_OF: dict[str, Any] = {
 }
 
 
-def _key_name(value: Any, aliases: Mapping[str, str]) -> str:
+def key_name(value: Any, aliases: Mapping[str, str]) -> str:
     if isinstance(value, Mapping) and "SSEAlgorithm" in value:
         algorithm = value["SSEAlgorithm"]
         if algorithm == "AES256":
             return "SSE-S3 (AWS-owned key)"
-        return f"{algorithm} {_key_name(value.get('KMSMasterKeyID'), aliases)}"
+        return f"{algorithm} {key_name(value.get('KMSMasterKeyID'), aliases)}"
     if isinstance(value, Mapping):
         target = value.get("Ref") or (value.get("Fn::GetAtt") or [None])[0]
         if isinstance(target, str):
@@ -252,7 +252,7 @@ def section_encryption(stacks: list[StackArtifact]) -> list[str]:
         for logical_id, resource in stack.resources.items():
             extract = ENCRYPTION_OF.get(resource.get("Type", ""))
             if extract:
-                rows.append([stack.name, logical_id, resource["Type"], _key_name(extract(_props(resource)), aliases)])
+                rows.append([stack.name, logical_id, resource["Type"], key_name(extract(_props(resource)), aliases)])
     lines = ["## Encryption", "", "Every data store and the key that protects it.", ""]
     return lines + _table(["stack", "resource", "type", "key"], rows)
 
