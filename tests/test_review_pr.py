@@ -126,6 +126,8 @@ def test_japanese_review_says_the_same_changes(tmp_path) -> None:
     assert found[("Env-Net", "ネットワークの公開範囲")][1] == "+ Group 受信 tcp 5432 送信元 10.2.0.0/16"
     assert found[("Env-Net", "IAM")] == ["+ ロール Role: 許可 kms:* 対象 * [要確認]"]
     assert [len(v) for v in sections(english).values()] == [len(v) for v in found.values()]
+    assert "- m6i.large ホスト、Linux (東京): 0 -> 1 = +90.52 USD" in japanese
+    assert "追加 `Host` (AWS::EC2::Instance) **[ステートフル]**" in japanese
 
 
 def scaled(source: Path, target: Path, systems: int) -> Path:

@@ -16,7 +16,7 @@ from govcloud.compliance import transit
 from govcloud.compliance.rules import STATEFUL_TYPES, as_list
 from govcloud.review import text
 from govcloud.review.assembly import Assembly, StackArtifact
-from govcloud.review.report import ENCRYPTION_OF, key_name, acknowledgements
+from govcloud.review.report import ENCRYPTION_OF, acknowledgements, key_name
 
 ENVIRONMENT = "(environment)"
 """The stack name of facts about the environment as a whole (segment reachability, compliance findings)."""

@@ -110,6 +110,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "changed": "changed",
         "replaced": "replaced",
         "removed": "removed",
+        "stateful_marker": "stateful",
         "other_language": "English",
         "truncated": "The summary was cut at GitHub's 1 MiB limit; the full reports are in the uploaded artifact.",
     },
@@ -148,11 +149,39 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "changed": "変更",
         "replaced": "置換",
         "removed": "削除",
+        "stateful_marker": "ステートフル",
         "other_language": "日本語",
         "truncated": "GitHub の 1 MiB の上限でサマリーを切り詰めた。"
         "完全なレポートはアップロードされたアーティファクトにある。",
     },
 }
+
+
+COST_JA = (
+    ("operating system not tagged", "OS のタグなし"),
+    ("hosted zones", "ホストゾーン"),
+    ("interface endpoint zone-hours", "インターフェイスエンドポイントのゾーン時間"),
+    ("Transit Gateway attachments", "Transit Gateway アタッチメント"),
+    ("VPN connections", "VPN 接続"),
+    ("Resolver endpoint ENIs", "Resolver エンドポイントの ENI"),
+    ("Application Load Balancers", "Application Load Balancer"),
+    ("metric alarms", "メトリクスアラーム"),
+    ("KMS keys", "KMS キー"),
+    ("GB-month", "GB・月"),
+    (" host, ", " ホスト、"),
+    ("page default rate", "料金ページの既定の料金"),
+    ("Tokyo rate", "東京の料金"),
+    ("Tokyo", "東京"),
+    ("Osaka", "大阪"),
+)
+
+
+def cost_item(lang: str, text: str) -> str:
+    """A priced item's label (from :func:`govcloud.review.cost.template_items`) in ``lang``."""
+    if lang == "ja":
+        for english, japanese in COST_JA:
+            text = text.replace(english, japanese)
+    return text
 
 
 def label(lang: str, key: str, **values: object) -> str:

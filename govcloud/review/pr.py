@@ -17,7 +17,7 @@ from govcloud.review import cost, diagram
 from govcloud.review import facts as fact_module
 from govcloud.review.assembly import Assembly
 from govcloud.review.facts import CATEGORIES, ENVIRONMENT, Fact
-from govcloud.review.i18n import label, phrase
+from govcloud.review.i18n import cost_item, label, phrase
 
 MAX_RESOURCE_LINES = 25
 """Resource changes listed per stack before the rest are counted (the categories below them say the rest)."""
@@ -115,7 +115,7 @@ def _cost_section(review: StageReview, stack: str, lang: str) -> list[str]:
             continue
         unit = (head.get(item) or base[item]).unit_usd
         delta = "" if unit is None else f" = {_usd((after - before) * unit)} USD"
-        rows.append(f"- {item}: {before:g} -> {after:g}{delta}")
+        rows.append(f"- {cost_item(lang, item)}: {before:g} -> {after:g}{delta}")
     if not rows:
         return []
     return [f"#### {label(lang, 'cost')}", "", *rows, ""]
@@ -127,7 +127,7 @@ def _resource_lines(review: StageReview, stack: str, lang: str) -> list[str]:
         return []
     lines = [f"#### {label(lang, 'resources')}", ""]
     for change in stack_changes[:MAX_RESOURCE_LINES]:
-        guarded = " **[stateful]**" if change.stateful else ""
+        guarded = f" **[{label(lang, 'stateful_marker')}]**" if change.stateful else ""
         detail = f": {'; '.join(change.details)}" if change.details else ""
         lines.append(f"- {label(lang, change.kind)} `{change.logical_id}` ({change.type}){guarded}{detail}")
     if len(stack_changes) > MAX_RESOURCE_LINES:
