@@ -1,7 +1,8 @@
 # Kobe City Government Cloud landing zone. Two commands set everything up on a fresh machine:
 #   make synth   cdk synth of the default environment (config/kobe-stg.toml) into cdk.out/
 #   make test    the test suite
-# Each creates .venv (Python packages and Node 24 from PyPI) and node_modules (the pinned CDK CLI) when
+# Each creates .venv (Python packages and Node 24 from PyPI) and node_modules (the pinned CDK CLI, and Mermaid's
+# parser for the tests) when
 # missing, and reinstalls them only when requirements*.txt or package*.json change.
 
 PYTHON ?= python3

@@ -1,4 +1,6 @@
-"""A grammar check of the Mermaid flowchart subset the diagram emits (Mermaid's own parser needs a browser DOM).
+"""A grammar check of the Mermaid flowchart subset the diagram emits. Mermaid's own parser (``mermaid_parse.mjs``)
+checks the syntax; this also catches what Mermaid accepts silently (an edge to an undefined node draws an empty one,
+a node defined twice takes the second label) and runs without Node.
 
 Accepted lines: ``flowchart LR|TB``; ``subgraph ID["label"]`` ... ``end``; a node ``ID["label"]``, ``ID[("label")]``,
 ``ID(["label"])`` or ``ID{{"label"}}``; an edge ``A --> B``, ``A -.-> B`` or ``A --- B`` with an optional

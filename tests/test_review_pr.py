@@ -7,6 +7,8 @@ import copy
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from govcloud.review import diagram, pr, report
 from govcloud.review.__main__ import main
 from govcloud.review.assembly import load
 from tests.mermaid_grammar import check as mermaid_problems
+from tests.support import ROOT
 from tests.test_review import BASE, write_assembly
 
 SYSTEMS_AT_SCALE = 20
@@ -202,7 +205,32 @@ def test_the_diagrams_of_the_shipped_environments_parse(stg, prod) -> None:
     assert "TGW table mynumber (Osaka)" in osaka and "TGW table mynumber (Tokyo)" in osaka
 
 
-def test_the_grammar_check_rejects_what_mermaid_rejects() -> None:
+def test_mermaids_own_parser_reads_every_diagram(stg, prod, at_scale, tmp_path) -> None:
+    """The npm package's parser, on the shipped environments in both languages and on 20 systems with a change
+    marked; and it rejects a broken edge (so the check can fail)."""
+    files = []
+    for name, (assembly, changes) in {
+        "stg": (load(stg.outdir), None),
+        "prod": (load(prod.outdir), None),
+        "twenty": (load(at_scale[1]), pr.review(load(at_scale[0]), load(at_scale[1]))[0].changes),
+    }.items():
+        for lang in ("en", "ja"):
+            path = tmp_path / f"{name}.{lang}.mmd"
+            path.write_text(diagram.mermaid(assembly, assembly.stages()[0], lang, changes), encoding="utf-8")
+            files.append(path)
+    broken = tmp_path / "broken.mmd"
+    broken.write_text('flowchart LR\n  a["x"] -->|y| b\n  a -->\n', encoding="utf-8")
+    node = Path(sys.executable).parent / "node"
+    result = subprocess.run(
+        [str(node), str(ROOT / "tests" / "mermaid_parse.mjs"), *map(str, files), str(broken)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    assert [lines[str(f)] for f in files] == ["ok flowchart-v2"] * len(files), result.stdout + result.stderr
+    assert lines[str(broken)].startswith("FAILED Parse error") and result.returncode == 1
+
+
+def test_the_grammar_check_rejects_undefined_nodes_open_subgraphs_and_raw_quotes() -> None:
     assert mermaid_problems('flowchart LR\n  a["x"]\n  a --> b') == ["line 3: b is not a defined node"]
     assert mermaid_problems('flowchart LR\n  subgraph g["x"]\n  a["y"]') == ["1 subgraph(s) not closed"]
     assert mermaid_problems('flowchart LR\n  a["say "hi""]')[0].startswith("line 2: not in the grammar")
