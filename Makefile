@@ -2,8 +2,7 @@
 #   make synth   cdk synth of the default environment (config/kobe-stg.toml) into cdk.out/
 #   make test    the test suite
 # Each creates .venv (Python packages and Node 24 from PyPI) and node_modules (the pinned CDK CLI, and Mermaid's
-# parser for the tests) when
-# missing, and reinstalls them only when requirements*.txt or package*.json change.
+# parser for the tests) when missing, and reinstalls them only when requirements*.txt or package*.json change.
 
 PYTHON ?= python3
 VENV   := .venv
