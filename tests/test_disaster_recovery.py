@@ -266,6 +266,9 @@ def test_analysts_query_the_osaka_replicas_through_an_osaka_workgroup(prod: Synt
         props(d)["DatabaseInput"]["LocationUri"] for d in prod.resources(catalog, "AWS::Glue::Database").values()
     }
     assert databases == {f"s3://{naming.data_lake_bucket(prod_cfg, z, OSAKA)}/" for z in prod_cfg.data_lake.replicate}
+    (settings,) = prod.resources(catalog, "AWS::LakeFormation::DataLakeSettings").values()
+    admins = {a["DataLakePrincipalIdentifier"] for a in props(settings)["Admins"]}
+    assert naming.cdk_execution_role_arn(prod_cfg, "data-lake", OSAKA) in admins  # it deploys the Osaka grants
     (crawler,) = prod.resources(catalog, "AWS::Glue::Crawler").values()
     assert "Schedule" not in props(crawler)
     grants = {

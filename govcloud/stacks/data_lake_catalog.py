@@ -136,7 +136,9 @@ class DataLakeCatalogStack(GovCloudStack):
     def _lake_formation(self) -> None:
         """Administrators, no IAMAllowedPrincipals defaults, the zones' locations, and the grants."""
         cfg, lake, buckets = self.cfg, self.cfg.data_lake, self.buckets
-        admins = sorted({*lake.administrators, naming.cdk_execution_role_arn(cfg, lake.account)})
+        # The role that deploys this stack grants, so it must be an administrator: in Osaka, Osaka's bootstrap role.
+        deployer = naming.cdk_execution_role_arn(cfg, lake.account, self.region if self.osaka else None)
+        admins = sorted({*lake.administrators, deployer})
         settings = lakeformation.CfnDataLakeSettings(
             self,
             "LakeFormationSettings",
