@@ -203,6 +203,8 @@ def test_the_diagrams_of_the_shipped_environments_parse(stg, prod) -> None:
     production = load(prod.outdir)
     osaka = diagram.mermaid(production, production.stages()[0])
     assert "TGW table mynumber (Osaka)" in osaka and "TGW table mynumber (Tokyo)" in osaka
+    # the Osaka load balancer is the pilot light's, beside Osaka's spoke: not a second one of the Tokyo system
+    assert "resident-registry (Osaka)<br/>ALB ×1" in osaka and "ALB ×2" not in osaka
 
 
 def test_mermaids_own_parser_reads_every_diagram(stg, prod, at_scale, tmp_path) -> None:

@@ -29,6 +29,10 @@ CLASSES = (
     "classDef changed fill:#fff8c5,stroke:#9a6700,stroke-width:2px",
 )
 Node = tuple[str, str]
+Unit = tuple[str, str]
+"""(account, region): where a spoke and its system live."""
+SystemKey = tuple[str, str, str]
+"""(account, system, region)."""
 
 
 @dataclass
@@ -123,20 +127,31 @@ class _Drawer:
             if not short.startswith("Baseline"):
                 self.holds[s.account].append(short)
         self.vpcs, self.inside = self._read_vpcs()
+        regions = Counter(s.region for s in stacks)
+        self.primary = regions.most_common(1)[0][0] if regions else ""
         self.systems, self.system_members = self._read_systems()
         self.table_box: dict[Node, str] = {}
 
     def draw(self) -> Drawing:
         self._tables_and_links()
         folded = self._folds()
-        self._spokes({a for accounts in folded.values() for a in accounts})
+        self._spokes({unit for units in folded.values() for unit in units})
         self._folded_spokes(folded)
-        _data_flows(self.d, self.stacks, self.systems, self.lang)
+        # the linkage queues deliver to the systems' hosts in the primary region
+        primary_systems = {self.system_id(*k): k[1] for k in self.systems if k[2] == self.primary}
+        _data_flows(self.d, self.stacks, primary_systems, self.lang)
         for account in {s.account for s in self.stacks}:
             group = _id("acct", account)
             if group in self.d.groups:
                 self.d.groups[group] = (self.account_label(account), self.d.groups[group][1])
         return self.d
+
+    def system_id(self, account: str, system: str, region: str) -> str:
+        """A system's node: one per region it has resources in (Osaka's pilot light holds its load balancer)."""
+        return _id("sys", account, system) if region == self.primary else _id("sys", account, system, region)
+
+    def region_of(self, node: Node) -> str:
+        return self.by_name[node[0]].region
 
     def where(self, stack: str) -> str:
         region = self.by_name[stack].region
@@ -187,20 +202,22 @@ class _Drawer:
                     vpcs[(node[0], vpc_id)]["attachment"] = node
         return vpcs, inside
 
-    def _read_systems(self) -> tuple[dict[tuple[str, str], Counter[str]], dict[tuple[str, str], set[Node]]]:
-        """Hosts per role (and load balancers) of each (account, system), and the resources each stands for."""
-        systems: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-        members: dict[tuple[str, str], set[Node]] = defaultdict(set)
+    def _read_systems(self) -> tuple[dict[SystemKey, Counter[str]], dict[SystemKey, set[Node]]]:
+        """Hosts per role (and load balancers) of each (account, system, region), and the resources each stands
+        for."""
+        systems: dict[SystemKey, Counter[str]] = defaultdict(Counter)
+        members: dict[SystemKey, set[Node]] = defaultdict(set)
         for s in self.stacks:
             for lid, r in s.resources.items():
                 kind = r.get("Type")
                 tags = _tags(r)
+                key = (s.account, tags.get("System", "?"), s.region)
                 if kind == "AWS::EC2::Instance":
-                    systems[(s.account, tags.get("System", "?"))][tags.get("Role", "host")] += 1
-                    members[(s.account, tags.get("System", "?"))].add((s.name, lid))
+                    systems[key][tags.get("Role", "host")] += 1
+                    members[key].add((s.name, lid))
                 elif kind == "AWS::ElasticLoadBalancingV2::LoadBalancer":
-                    systems[(s.account, tags.get("System", "?"))]["ALB"] += 1
-                    members[(s.account, tags.get("System", "?"))].add((s.name, lid))
+                    systems[key]["ALB"] += 1
+                    members[key].add((s.name, lid))
         for s in self.stacks:  # a system stands for everything in the stacks that hold its hosts (rules, roles, alarms)
             for key, found in members.items():
                 if any(stack == s.name for stack, _ in found):
@@ -233,15 +250,15 @@ class _Drawer:
             if table in self.table_box:
                 d.edge(box.id, self.table_box[table], "-->")
 
-    def _folds(self) -> dict[tuple[Any, ...], list[str]]:
-        """Accounts with one spoke and a system of the same shape (segment, tables, tiers, roles, region), when more
-        than FOLD of them repeat it."""
-        signature: dict[str, tuple[Any, ...]] = {}
-        spokes_of: dict[str, list[Node]] = defaultdict(list)
+    def _folds(self) -> dict[tuple[Any, ...], list[Unit]]:
+        """(account, region) units with one spoke and a system of the same shape (segment, tables, tiers, roles,
+        region), when more than FOLD of them repeat it."""
+        signature: dict[Unit, tuple[Any, ...]] = {}
+        spokes_of: dict[Unit, list[Node]] = defaultdict(list)
         for node in self.vpcs:
-            spokes_of[self.account_of[node[0]]].append(node)
-        for account in {account for account, _ in self.systems}:
-            nodes = spokes_of.get(account, [])
+            spokes_of[(self.account_of[node[0]], self.region_of(node))].append(node)
+        for unit in {(account, region) for account, _, region in self.systems}:
+            nodes = spokes_of.get(unit, [])
             if len(nodes) != 1:
                 continue
             info = self.vpcs[nodes[0]]
@@ -249,10 +266,13 @@ class _Drawer:
             segment = self.graph.attachments[attachment].segment if attachment else None
             roles = tuple(
                 sorted(
-                    (role, n) for (a, _), counter in self.systems.items() if a == account for role, n in counter.items()
+                    (role, n)
+                    for (a, _, r), counter in self.systems.items()
+                    if (a, r) == unit
+                    for role, n in counter.items()
                 )
             )
-            signature[account] = (
+            signature[unit] = (
                 segment,
                 self.table_of(attachment),
                 self.propagates_to(attachment),
@@ -261,10 +281,10 @@ class _Drawer:
                 self.where(nodes[0][0]),
             )
         repeated = Counter(signature.values())
-        folded: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-        for account, sig in sorted(signature.items()):
+        folded: dict[tuple[Any, ...], list[Unit]] = defaultdict(list)
+        for unit, sig in sorted(signature.items()):
             if repeated[sig] > FOLD:
-                folded[sig].append(account)
+                folded[sig].append(unit)
         return folded
 
     def _vpc_edges(self, box_id: str, attachment: Node | None) -> None:
@@ -275,12 +295,12 @@ class _Drawer:
             if t in self.table_box and t != table:
                 self.d.edge(self.table_box[t], box_id, "-.->", "routes")
 
-    def _spokes(self, folded_accounts: set[str]) -> None:
-        """Each VPC that is not folded, with its system beside it."""
+    def _spokes(self, folded: set[Unit]) -> None:
+        """Each VPC that is not folded, with its system (in the same region) beside it."""
         d = self.d
         for node, info in sorted(self.vpcs.items()):
-            account = self.account_of[node[0]]
-            if account in folded_accounts:
+            account, region = self.account_of[node[0]], self.region_of(node)
+            if (account, region) in folded:
                 continue
             attachment = info["attachment"]
             segment = self.graph.attachments[attachment].segment if attachment else "not attached"
@@ -291,52 +311,48 @@ class _Drawer:
             box = Box(_id("vpc", node[0], node[1]), label, "rect", members)
             d.box(_id("acct", account), self.account_label(account), box)
             self._vpc_edges(box.id, attachment)
-            for (sys_account, system), tiers in self.systems.items():
-                if sys_account == account and system == info["system"]:
-                    sys_id = _id("sys", account, system)
+            for key, tiers in self.systems.items():
+                if key == (account, info["system"], region):
+                    sys_id = self.system_id(*key)
                     if not any(b.id == sys_id for _, boxes in d.groups.values() for b in boxes):
                         tier_text = " · ".join(f"{role} ×{n}" for role, n in sorted(tiers.items()))
+                        name = key[1] if region == self.primary else f"{key[1]} ({self.where(node[0])})"
+                        members = self.system_members[key]
+                        box_label = f"{name}<br/>{tier_text}"
                         d.box(
-                            _id("acct", account),
-                            self.account_label(account),
-                            Box(sys_id, f"{system}<br/>{tier_text}", "rect", self.system_members[(account, system)]),
+                            _id("acct", account), self.account_label(account), Box(sys_id, box_label, "rect", members)
                         )
                     d.edge(sys_id, box.id, "---")
 
-    def _folded_spokes(self, folded: dict[tuple[Any, ...], list[str]]) -> None:
+    def _folded_spokes(self, folded: dict[tuple[Any, ...], list[Unit]]) -> None:
         """One group per fold: one node for its spoke VPCs, one for its systems, named."""
         d = self.d
-        for n, (sig, accounts) in enumerate(sorted(folded.items(), key=lambda kv: kv[1])):
+        for n, (sig, units) in enumerate(sorted(folded.items(), key=lambda kv: kv[1])):
             group = _id("fold", str(n))
-            names = sorted(system for (a, system) in self.systems if a in accounts)
+            keys = [k for k in self.systems if (k[0], k[2]) in units]
+            names = sorted(k[1] for k in keys)
             shown = ", ".join(names[:NAMES_SHOWN]) + (
                 f", … (+{len(names) - NAMES_SHOWN})" if len(names) > NAMES_SHOWN else ""
             )
             segment, _, _, subnet_tiers, tiers, region = sig
-            members_vpc = {
-                m
-                for node, info in self.vpcs.items()
-                if self.account_of[node[0]] in accounts
-                for m in (node, info["attachment"])
-                if m
-            }
-            first = next(node for node, _ in sorted(self.vpcs.items()) if self.account_of[node[0]] == accounts[0])
+            in_fold = [node for node in sorted(self.vpcs) if (self.account_of[node[0]], self.region_of(node)) in units]
+            members_vpc = {m for node in in_fold for m in (node, self.vpcs[node]["attachment"]) if m}
+            first = in_fold[0]
             vpc_id = _id("vpcs", group)
-            label = f"{len(accounts)} spoke VPCs<br/>segment {segment} ({region})<br/>{subnet_tiers}"
-            d.box(group, f"{len(accounts)} business-system accounts", Box(vpc_id, label, "rect", members_vpc))
+            label = f"{len(units)} spoke VPCs<br/>segment {segment} ({region})<br/>{subnet_tiers}"
+            d.box(group, f"{len(units)} business-system accounts", Box(vpc_id, label, "rect", members_vpc))
             self._vpc_edges(vpc_id, self.vpcs[first]["attachment"])
             tier_text = " · ".join(f"{role} ×{k}" for role, k in tiers)
-            members_sys = set().union(*(self.system_members[(a, s)] for (a, s) in self.systems if a in accounts))
+            members_sys = set().union(*(self.system_members[k] for k in keys))
             sys_id = _id("systems", group)
             label = f"{len(names)} systems, each {tier_text}<br/>{shown}"
-            d.box(group, f"{len(accounts)} business-system accounts", Box(sys_id, label, "rect", members_sys))
+            d.box(group, f"{len(units)} business-system accounts", Box(sys_id, label, "rect", members_sys))
             d.edge(sys_id, vpc_id, "---")
-            for account, system in self.systems:
-                if account in accounts:
-                    d.aliases[_id("sys", account, system)] = sys_id
+            for key in keys:
+                d.aliases[self.system_id(*key)] = sys_id
 
 
-def _data_flows(d: Drawing, stacks: list[StackArtifact], systems: Mapping[tuple[str, str], Any], lang: str) -> None:
+def _data_flows(d: Drawing, stacks: list[StackArtifact], systems: Mapping[str, str], lang: str) -> None:
     """Buckets of the data lake, the linkage platform and the log archive; the linkage queues to their systems; who
     writes which bucket (a function's settings naming it) and which bucket replicates to which."""
     bucket_by_name: dict[str, str] = {}
@@ -375,9 +391,9 @@ def _data_flows(d: Drawing, stacks: list[StackArtifact], systems: Mapping[tuple[
                     group_label,
                     Box(_id("q", s.name, lid), f"queue {props.get('QueueName')}", "stadium", {(s.name, lid)}),
                 )
-                for account, sys_name in systems:
+                for sys_id, sys_name in systems.items():
                     if str(props.get("QueueName", "")).endswith(f"-{sys_name}"):
-                        d.edge(box.id, _id("sys", account, sys_name), "-->", "delivers")
+                        d.edge(box.id, sys_id, "-->", "delivers")
             elif kind == "AWS::ApiGateway::RestApi":
                 d.box(
                     group,
