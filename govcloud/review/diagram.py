@@ -19,7 +19,7 @@ from govcloud.compliance import transit
 from govcloud.review.assembly import Assembly, StackArtifact
 from govcloud.review.changes import ChangeSet
 from govcloud.review.facts import REGION_NAMES
-from govcloud.review.i18n import word
+from govcloud.review.i18n import diagram_label, word
 
 FOLD = 3
 """More accounts than this with the same spoke and system are drawn as one group."""
@@ -427,35 +427,6 @@ def _data_flows(d: Drawing, stacks: list[StackArtifact], systems: Mapping[str, s
                             d.edge(_id("b", s.name, lid), target, "-.->", "replicates")
 
 
-JA_LABELS = (
-    ("account ", "アカウント "),
-    ("TGW table ", "TGW ルートテーブル "),
-    ("segment ", "セグメント "),
-    ("bucket ", "バケット "),
-    ("queue ", "キュー "),
-    ("function ", "関数 "),
-    ("linkage API ", "連携 API "),
-    ("on-premises: ", "庁内側: "),
-    ("city hall / LGWAN", "庁内 / LGWAN"),
-    (" business-system accounts", " 業務システムのアカウント"),
-    (" spoke VPCs", " スポーク VPC"),
-    (" systems, each ", " システム、各 "),
-    ("not attached", "未接続"),
-    ("associated", "関連付け"),
-    ("routes", "ルート"),
-    ("writes", "書き込み"),
-    ("delivers", "配信"),
-    ("replicates", "複製"),
-)
-
-
-def _say(text: str, lang: str) -> str:
-    if lang == "ja":
-        for english, japanese in JA_LABELS:
-            text = text.replace(english, japanese)
-    return text
-
-
 SHAPES = {"rect": ('["', '"]'), "cylinder": ('[("', '")]'), "stadium": ('(["', '"])'), "hexagon": ('{{"', '"}}')}
 
 
@@ -467,10 +438,10 @@ def mermaid(assembly: Assembly, stage: str, lang: str = "en", changes: ChangeSet
     lines = ["flowchart LR"]
     marks: dict[str, list[str]] = {"added": [], "changed": []}
     for group, (group_label, boxes) in sorted(d.groups.items()):
-        lines.append(f"  subgraph {group}[{_quote(_say(group_label, lang))}]")
+        lines.append(f"  subgraph {group}[{_quote(diagram_label(group_label, lang))}]")
         for box in boxes:
             opening, closing = SHAPES[box.shape]
-            lines.append(f"    {box.id}{opening}{_say(box.label, lang).replace(chr(34), '#quot;')}{closing}")
+            lines.append(f"    {box.id}{opening}{diagram_label(box.label, lang).replace(chr(34), '#quot;')}{closing}")
             if box.members and box.members <= added:
                 marks["added"].append(box.id)
             elif box.members & (added | touched):
@@ -482,7 +453,7 @@ def mermaid(assembly: Assembly, stage: str, lang: str = "en", changes: ChangeSet
         a, b = d.aliases.get(source, source), d.aliases.get(target, target)
         if a in known and b in known and (a, b, arrow, text) not in drawn:
             drawn.add((a, b, arrow, text))
-            lines.append(f"  {a} {arrow}{f'|{_say(text, lang)}|' if text else ''} {b}")
+            lines.append(f"  {a} {arrow}{f'|{diagram_label(text, lang)}|' if text else ''} {b}")
     lines += [f"  {c}" for c in CLASSES]
     for name, ids in marks.items():
         if ids:

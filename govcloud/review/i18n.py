@@ -176,12 +176,43 @@ COST_JA = (
 )
 
 
+DIAGRAM_JA = (
+    ("account ", "アカウント "),
+    ("TGW table ", "TGW ルートテーブル "),
+    ("segment ", "セグメント "),
+    ("bucket ", "バケット "),
+    ("queue ", "キュー "),
+    ("function ", "関数 "),
+    ("linkage API ", "連携 API "),
+    ("on-premises: ", "庁内側: "),
+    ("city hall / LGWAN", "庁内 / LGWAN"),
+    (" business-system accounts", " 業務システムのアカウント"),
+    (" spoke VPCs", " スポーク VPC"),
+    (" systems, each ", " システム、各 "),
+    ("not attached", "未接続"),
+    ("associated", "関連付け"),
+    ("routes", "ルート"),
+    ("writes", "書き込み"),
+    ("delivers", "配信"),
+    ("replicates", "複製"),
+)
+"""The diagram's fixed words (names from the templates stay)."""
+
+
+def _replaced(text: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    for english, japanese in pairs:
+        text = text.replace(english, japanese)
+    return text
+
+
 def cost_item(lang: str, text: str) -> str:
     """A priced item's label (from :func:`govcloud.review.cost.template_items`) in ``lang``."""
-    if lang == "ja":
-        for english, japanese in COST_JA:
-            text = text.replace(english, japanese)
-    return text
+    return _replaced(text, COST_JA) if lang == "ja" else text
+
+
+def diagram_label(text: str, lang: str) -> str:
+    """A label of the diagram in ``lang``."""
+    return _replaced(text, DIAGRAM_JA) if lang == "ja" else text
 
 
 def label(lang: str, key: str, **values: object) -> str:
