@@ -140,7 +140,7 @@ def _systems(cfg: Config) -> Iterator[Problem]:
         known = ", ".join(cfg.systems)
         yield Problem(f"disaster_recovery.systems.{name}", name, f"not a business system; known: {known}")
     for name, system in cfg.systems.items():
-        if not any(role.load_balancer for role in system.roles.values()):
+        if system.balanced_role is None:
             continue
         key = f"disaster_recovery.systems.{name}.certificate_arn"
         arn = dr.systems[name].certificate_arn if name in dr.systems else None

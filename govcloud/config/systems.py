@@ -106,6 +106,11 @@ class BusinessSystem(Model):
     def _valid_emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return emails(value)
 
+    @property
+    def balanced_role(self) -> str | None:
+        """The role behind the internal load balancer (config allows at most one), or None."""
+        return next((name for name, role in self.roles.items() if role.load_balancer), None)
+
 
 # ----- checks across keys -----
 

@@ -87,7 +87,7 @@ def system_lines(cfg: Config, prices: Prices, system: str) -> Iterator[Line]:
         yield Line(f"{role_name}: {role.count} x {role.instance_type} (compute, {rate} rate)", usd)
         gb = role.count * (role.root_volume_gb + (role.data_volume_gb or 0))
         yield Line(f"{role_name}: {gb} GB gp3 (root and data volumes)", gb * prices.need(*GP3).usd)
-    if any(role.load_balancer for role in conf.roles.values()):
+    if conf.balanced_role is not None:
         yield Line("internal Application Load Balancer (hours)", prices.need(*ALB).usd * HOURS_PER_MONTH)
     yield Line(f"{ALARMS_PER_HOST * hosts} host alarms", ALARMS_PER_HOST * hosts * prices.need(*ALARM).usd)
     yield Line(f"{KEYS_PER_SYSTEM} KMS keys", KEYS_PER_SYSTEM * prices.need(*KEY).usd)
@@ -243,7 +243,7 @@ def recovery_lines(cfg: Config, prices: Prices) -> list[Line]:
     endpoint, endpoint_rate = rate(ENDPOINT)
     attachment, attachment_rate = rate(ATTACHMENT)
     eni = prices.need(*RESOLVER).usd
-    balanced = [n for n, s in cfg.systems.items() if any(r.load_balancer for r in s.roles.values())]
+    balanced = [n for n, s in cfg.systems.items() if s.balanced_role is not None]
     alb, alb_rate = rate(ALB)
     return [
         Line(

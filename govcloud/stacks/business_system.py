@@ -374,19 +374,16 @@ class BusinessSystemStack(GovCloudStack):
         )
 
     def _load_balancer(self, conf: BusinessSystem) -> None:
-        balanced = [name for name, spec in conf.roles.items() if spec.load_balancer]
-        if not balanced:
+        if conf.balanced_role is None:
             return
-        host_role = balanced[0]
         assert conf.certificate_arn is not None  # config validation requires it
         internal_load_balancer(
             self,
             self.vpc,
             self.groups["load-balancer"],
+            conf,
             certificate_arn=conf.certificate_arn,
-            host_role=host_role,
-            port=conf.roles[host_role].ports[0],
-            instance_ids=[host.instance.ref for host in self.hosts[host_role]],
+            instance_ids=[host.instance.ref for host in self.hosts[conf.balanced_role]],
         )
 
 
@@ -394,15 +391,17 @@ def internal_load_balancer(
     stack: GovCloudStack,
     vpc: ec2.IVpc,
     group: ec2.ISecurityGroup,
+    conf: BusinessSystem,
     *,
     certificate_arn: str,
-    host_role: str,
-    port: int,
     instance_ids: list[str] | None,
 ) -> elbv2.ApplicationTargetGroup:
     """The system's internal load balancer in its application subnets: TLS from the city hall on 443 with the
-    certificate, forwarding to ``host_role``'s first port over TLS, access logs in the account's log bucket.
+    certificate, forwarding to the balanced role's first port over TLS, access logs in the account's log bucket.
     ``instance_ids`` None: a target group without targets, which hosts join when they are restored."""
+    host_role = conf.balanced_role
+    assert host_role is not None  # callers build a load balancer only for a system with a balanced role
+    port = conf.roles[host_role].ports[0]
     lb = elbv2.ApplicationLoadBalancer(
         stack,
         "LoadBalancer",
@@ -544,8 +543,8 @@ def host_security_groups(scope: Construct, cfg: Config, system: str, vpc: ec2.IV
                     groups[caller].connections.allow_to(
                         groups[host_role], ec2.Port.tcp(port), f"{caller} to {host_role}"
                     )
-    balanced = [name for name, spec in conf.roles.items() if spec.load_balancer]
-    if balanced:
+    target = conf.balanced_role
+    if target is not None:
         lb = ec2.SecurityGroup(
             scope,
             "LoadBalancerSecurityGroup",
@@ -555,7 +554,6 @@ def host_security_groups(scope: Construct, cfg: Config, system: str, vpc: ec2.IV
         )
         for cidr in city_hall:
             lb.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(HTTPS), "City hall users (TLS)")
-        target = balanced[0]
         lb.connections.allow_to(groups[target], ec2.Port.tcp(conf.roles[target].ports[0]), f"To {target}")
         groups["load-balancer"] = lb
     return groups

@@ -35,17 +35,11 @@ class RecoveryStack(GovCloudStack):
         groups = host_security_groups(self, cfg, system, vpc)
         for role, group in groups.items():
             cdk.CfnOutput(self, naming.recovery_group_output(role), value=group.security_group_id)
-        balanced = [name for name, spec in conf.roles.items() if spec.load_balancer]
-        if balanced:
+        if conf.balanced_role is not None:
             certificate = cfg.disaster_recovery.systems[system].certificate_arn
             assert certificate is not None  # disaster_recovery_checks require it
             targets = internal_load_balancer(
-                self,
-                vpc,
-                groups["load-balancer"],
-                certificate_arn=certificate,
-                host_role=balanced[0],
-                port=conf.roles[balanced[0]].ports[0],
-                instance_ids=None,
+                self, vpc, groups["load-balancer"], conf, certificate_arn=certificate, instance_ids=None
             )
-            cdk.CfnOutput(self, naming.recovery_target_group_output(balanced[0]), value=targets.target_group_arn)
+            output = naming.recovery_target_group_output(conf.balanced_role)
+            cdk.CfnOutput(self, output, value=targets.target_group_arn)
